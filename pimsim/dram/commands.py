@@ -1,0 +1,107 @@
+"""The DRAM / PIM command set and what each command does to the banks it targets.
+
+The command set is fixed in code (it is the instruction set the engine understands); what a
+command must wait for is data (the timing-rule table of each DRAM preset). A command's *target
+set* is derived from its ``bank`` field:
+
+- ``bank``      : the one bank named;
+- ``bankgroup`` : every bank of the named bank's bank group (AiM's ACT4 / PRE4);
+- ``all``       : every bank of the channel (ACT16, PREA, REFab);
+- ``unit``      : every bank served by the same parity of MAC unit, ``b % banks_per_unit``
+                  (all banks when each bank has its own unit, as in GDDR6-AiM's MAC16; the even
+                  or the odd banks on HBM-PIM, where one unit serves two banks);
+- ``none``      : no bank: a channel-level command (global-buffer write, MAC-result read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Cmd(IntEnum):
+    ACT = 0
+    ACT4 = 1
+    ACT16 = 2
+    PRE = 3
+    PRE4 = 4
+    PREA = 5
+    RD = 6
+    WR = 7
+    MAC = 8
+    MAC16 = 9
+    WRGB = 10
+    RDMAC = 11
+    REFab = 12
+    REFpb = 13
+
+
+N_CMDS = len(Cmd)
+
+# target-set kinds
+TARGET_BANK, TARGET_BANKGROUP, TARGET_ALL, TARGET_UNIT, TARGET_NONE = range(5)
+# what a command needs of its target banks before it may issue
+NEED_NOTHING, NEED_CLOSED, NEED_OPEN_ROW = range(3)
+# what it does to them
+EFFECT_NONE, EFFECT_OPEN, EFFECT_CLOSE = range(3)
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    cmd: Cmd
+    target: int
+    needs: int
+    effect: int
+    is_column: bool  # counts as a column access for row-hit statistics
+    description: str
+
+
+COMMANDS: dict[Cmd, CommandInfo] = {
+    info.cmd: info
+    for info in (
+        CommandInfo(Cmd.ACT, TARGET_BANK, NEED_CLOSED, EFFECT_OPEN, False, "activate one bank"),
+        CommandInfo(Cmd.ACT4, TARGET_BANKGROUP, NEED_CLOSED, EFFECT_OPEN, False,
+                    "activate the 4 banks of a bank group"),
+        CommandInfo(Cmd.ACT16, TARGET_ALL, NEED_CLOSED, EFFECT_OPEN, False, "activate all banks"),
+        CommandInfo(Cmd.PRE, TARGET_BANK, NEED_NOTHING, EFFECT_CLOSE, False, "precharge one bank"),
+        CommandInfo(Cmd.PRE4, TARGET_BANKGROUP, NEED_NOTHING, EFFECT_CLOSE, False,
+                    "precharge a bank group"),
+        CommandInfo(Cmd.PREA, TARGET_ALL, NEED_NOTHING, EFFECT_CLOSE, False, "precharge all banks"),
+        CommandInfo(Cmd.RD, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column read"),
+        CommandInfo(Cmd.WR, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column write"),
+        CommandInfo(Cmd.MAC, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True,
+                    "MAC of one column with the global buffer, one bank"),
+        CommandInfo(Cmd.MAC16, TARGET_UNIT, NEED_OPEN_ROW, EFFECT_NONE, True,
+                    "MAC of one column in every MAC unit (all-bank PIM mode)"),
+        CommandInfo(Cmd.WRGB, TARGET_NONE, NEED_NOTHING, EFFECT_NONE, False,
+                    "write one column of the global (input) buffer"),
+        CommandInfo(Cmd.RDMAC, TARGET_NONE, NEED_NOTHING, EFFECT_NONE, False,
+                    "read the MAC result registers"),
+        CommandInfo(Cmd.REFab, TARGET_ALL, NEED_CLOSED, EFFECT_NONE, False, "all-bank refresh"),
+        CommandInfo(Cmd.REFpb, TARGET_BANK, NEED_CLOSED, EFFECT_NONE, False, "per-bank refresh"),
+    )
+}
+
+COMMAND_NAMES: tuple[str, ...] = tuple(c.name for c in Cmd)
+
+
+def parse_command(name: str) -> Cmd:
+    """Command by name (exact spelling, e.g. ``REFab``); raises KeyError if unknown."""
+    return Cmd[name]
+
+
+def target_banks(
+    cmd: int, bank: int, banks_per_group: int, n_banks: int, banks_per_unit: int
+) -> list[int]:
+    """The banks a command with bank field ``bank`` acts on (see the module docstring)."""
+    kind = COMMANDS[Cmd(cmd)].target
+    if kind == TARGET_BANK:
+        return [bank]
+    if kind == TARGET_BANKGROUP:
+        first = (bank // banks_per_group) * banks_per_group
+        return list(range(first, first + banks_per_group))
+    if kind == TARGET_ALL:
+        return list(range(n_banks))
+    if kind == TARGET_UNIT:
+        return [b for b in range(n_banks) if b % banks_per_unit == bank % banks_per_unit]
+    return []

@@ -1,0 +1,396 @@
+"""Numba kernels: issue every command of a channel program at its earliest legal cycle.
+
+State is one flat int64 array (layout in `pimsim.dram.tables`), holding, per command type, the
+earliest cycle each bank / bank group / the channel allows it, plus open rows, the tFAW-style
+rolling windows and the refresh bookkeeping. Issuing a command raises those earliest cycles by
+the table's distances; finding a command's issue cycle is a handful of maxima. Time jumps from
+command to command; nothing ticks cycle by cycle, and no command array is built for programs.
+
+Controller policy (in-order, one program stream per channel):
+- a column command whose banks do not hold its row first gets a precharge (if another row is
+  open) and an activate; multi-bank column commands use the all-bank variants;
+- closed-page: the row is precharged right after the last column access of a run to it;
+- refresh: when the next command could issue at or after the refresh due time, the controller
+  first precharges (if needed) and refreshes, each no earlier than the due time; refreshes due
+  while the channel idles are issued at their due times, not bunched at the next command.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pimsim.dram.commands import (
+    EFFECT_CLOSE,
+    EFFECT_OPEN,
+    NEED_CLOSED,
+    NEED_OPEN_ROW,
+    TARGET_ALL,
+    TARGET_BANK,
+    TARGET_BANKGROUP,
+    TARGET_UNIT,
+    Cmd,
+)
+from pimsim.dram.tables import (
+    CT_CONFLICTS,
+    CT_HITS,
+    CT_MISSES,
+    H_BANKS,
+    H_BPG,
+    H_CLOSED,
+    H_NCMD,
+    H_NWIN,
+    H_O_CHALL,
+    H_O_COMPL,
+    H_O_CSR_DIST,
+    H_O_CSR_NEXT,
+    H_O_CSR_SCOPE,
+    H_O_CSR_START,
+    H_O_EFFECT,
+    H_O_ISALL,
+    H_O_NEEDS,
+    H_O_TARGET,
+    H_O_WCOUNT,
+    H_O_WD,
+    H_O_WN,
+    H_O_WNEXT,
+    H_O_SELF,
+    H_REFINT,
+    H_REFMODE,
+    H_S_AB,
+    H_S_AG,
+    H_S_EB,
+    H_S_EC,
+    H_S_EG,
+    H_S_ROW,
+    H_S_SC,
+    H_S_WH,
+    H_S_WP,
+    H_UNIT,
+    H_WINMAX,
+    SC_END,
+    SC_FLOOR,
+    SC_LAST,
+    SC_NEXT_DUE,
+    SC_REFCOUNT,
+    SCOPE_BANK,
+    SCOPE_CHANNEL,
+)
+
+ACT, ACT16, PRE, PREA = int(Cmd.ACT), int(Cmd.ACT16), int(Cmd.PRE), int(Cmd.PREA)
+MAC16, WRGB, RDMAC = int(Cmd.MAC16), int(Cmd.WRGB), int(Cmd.RDMAC)
+REFAB, REFPB = int(Cmd.REFab), int(Cmd.REFpb)
+
+# error codes returned (negative) by the raw kernel
+ERR_NEEDS_CLOSED, ERR_NEEDS_ROW = 1, 2
+
+
+@njit(cache=True, inline="always")
+def _target_range(tab, cmd, bank):
+    """Banks a command acts on, as (first, stop, step); stop == first for channel-level ones."""
+    kind = tab[tab[H_O_TARGET] + cmd]
+    if kind == TARGET_BANK:
+        return bank, bank + 1, 1
+    if kind == TARGET_BANKGROUP:
+        first = (bank // tab[H_BPG]) * tab[H_BPG]
+        return first, first + tab[H_BPG], 1
+    if kind == TARGET_ALL:
+        return 0, tab[H_BANKS], 1
+    if kind == TARGET_UNIT:
+        unit = tab[H_UNIT]
+        return bank % unit, tab[H_BANKS], unit
+    return 0, 0, 1
+
+
+@njit(cache=True)
+def earliest(tab, st, cmd, bank):
+    """Earliest cycle at which `cmd` may issue at `bank` under every timing rule."""
+    n_cmd = tab[H_NCMD]
+    sc = tab[H_S_SC]
+    t = max(st[sc + SC_FLOOR], st[tab[H_S_EC] + cmd])
+    if tab[tab[H_O_ISALL] + cmd]:
+        t = max(t, st[tab[H_S_AB] + cmd], st[tab[H_S_AG] + cmd])
+    else:
+        first, stop, step = _target_range(tab, cmd, bank)
+        eb, eg, bpg = tab[H_S_EB], tab[H_S_EG], tab[H_BPG]
+        for b in range(first, stop, step):
+            t = max(t, st[eb + b * n_cmd + cmd], st[eg + (b // bpg) * n_cmd + cmd])
+    n_win = tab[H_NWIN]
+    for w in range(n_win):
+        if tab[tab[H_O_WNEXT] + w * n_cmd + cmd]:
+            oldest = st[tab[H_S_WH] + w * tab[H_WINMAX] + st[tab[H_S_WP] + w]]
+            t = max(t, oldest + tab[tab[H_O_WD] + w])
+    return t
+
+
+@njit(cache=True)
+def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
+    """Issue `cmd` at cycle t: raise the earliest cycles it imposes, apply its effect."""
+    n_cmd = tab[H_NCMD]
+    sc = tab[H_S_SC]
+    ch_all = tab[tab[H_O_CHALL] + cmd]
+    if ch_all >= 0 and st[sc + SC_FLOOR] < t + ch_all:
+        st[sc + SC_FLOOR] = t + ch_all
+    first, stop, step = _target_range(tab, cmd, bank)
+    eb, eg, ec, bpg = tab[H_S_EB], tab[H_S_EG], tab[H_S_EC], tab[H_BPG]
+    ab, ag = tab[H_S_AB], tab[H_S_AG]
+    o_scope, o_next, o_dist = tab[H_O_CSR_SCOPE], tab[H_O_CSR_NEXT], tab[H_O_CSR_DIST]
+    for k in range(tab[tab[H_O_CSR_START] + cmd], tab[tab[H_O_CSR_START] + cmd + 1]):
+        x = tab[o_next + k]
+        v = t + tab[o_dist + k]
+        scope = tab[o_scope + k]
+        if scope == SCOPE_CHANNEL:
+            if st[ec + x] < v:
+                st[ec + x] = v
+        elif scope == SCOPE_BANK:
+            for b in range(first, stop, step):
+                if st[eb + b * n_cmd + x] < v:
+                    st[eb + b * n_cmd + x] = v
+            if st[ab + x] < v:
+                st[ab + x] = v
+        else:
+            for b in range(first, stop, step):
+                if st[eg + (b // bpg) * n_cmd + x] < v:
+                    st[eg + (b // bpg) * n_cmd + x] = v
+            if st[ag + x] < v:
+                st[ag + x] = v
+    n_win = tab[H_NWIN]
+    for w in range(n_win):
+        if tab[tab[H_O_WCOUNT] + w * n_cmd + cmd]:
+            pos = st[tab[H_S_WP] + w]
+            st[tab[H_S_WH] + w * tab[H_WINMAX] + pos] = t
+            st[tab[H_S_WP] + w] = (pos + 1) % tab[tab[H_O_WN] + w]
+    effect = tab[tab[H_O_EFFECT] + cmd]
+    if effect == EFFECT_OPEN:
+        for b in range(first, stop, step):
+            st[tab[H_S_ROW] + b] = row
+    elif effect == EFFECT_CLOSE:
+        for b in range(first, stop, step):
+            st[tab[H_S_ROW] + b] = -1
+    ct[cmd] += 1
+    st[sc + SC_LAST] = t
+    done = t + tab[tab[H_O_COMPL] + cmd]
+    if st[sc + SC_END] < done:
+        st[sc + SC_END] = done
+    n = logn[0]
+    if n < log.shape[0]:
+        log[n, 0] = t
+        log[n, 1] = cmd
+        log[n, 2] = bank
+        log[n, 3] = row
+        log[n, 4] = col
+        logn[0] = n + 1
+
+
+@njit(cache=True)
+def _any_open(tab, st, first, stop, step):
+    for b in range(first, stop, step):
+        if st[tab[H_S_ROW] + b] >= 0:
+            return True
+    return False
+
+
+@njit(cache=True)
+def refresh_if_due(tab, st, ct, t, log, logn):
+    """If a refresh is due at or before cycle t, precharge and refresh; True if one was issued."""
+    mode = tab[H_REFMODE]
+    if mode == 0:
+        return False
+    sc = tab[H_S_SC]
+    due = st[sc + SC_NEXT_DUE]
+    if t < due:
+        return False
+    if mode == 1:
+        if _any_open(tab, st, 0, tab[H_BANKS], 1):
+            issue(tab, st, ct, PREA, 0, -1, -1, max(earliest(tab, st, PREA, 0), due), log, logn)
+        issue(tab, st, ct, REFAB, 0, -1, -1, max(earliest(tab, st, REFAB, 0), due), log, logn)
+    else:
+        b = st[sc + SC_REFCOUNT] % tab[H_BANKS]
+        if st[tab[H_S_ROW] + b] >= 0:
+            issue(tab, st, ct, PRE, b, -1, -1, max(earliest(tab, st, PRE, b), due), log, logn)
+        issue(tab, st, ct, REFPB, b, -1, -1, max(earliest(tab, st, REFPB, b), due), log, logn)
+    st[sc + SC_NEXT_DUE] = due + tab[H_REFINT]
+    st[sc + SC_REFCOUNT] += 1
+    return True
+
+
+@njit(cache=True)
+def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
+    """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF)."""
+    while True:
+        t = max(earliest(tab, st, cmd, bank), start)
+        if not refresh_if_due(tab, st, ct, t, log, logn):
+            issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
+            return t
+
+
+@njit(cache=True)
+def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
+    """Issue a column command, opening its row first if needed; returns its issue cycle."""
+    is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
+    act = ACT16 if is_all else ACT
+    pre = PREA if is_all else PRE
+    first, stop, step = _target_range(tab, cmd, bank)
+    afirst, astop, astep = _target_range(tab, act, bank)
+    activated = False
+    conflicted = False
+    while True:
+        hit = True
+        for b in range(first, stop, step):
+            if st[tab[H_S_ROW] + b] != row:
+                hit = False
+                break
+        if hit:
+            c = cmd
+        elif _any_open(tab, st, afirst, astop, astep):
+            c = pre
+        else:
+            c = act
+        t = max(earliest(tab, st, c, bank), start)
+        if refresh_if_due(tab, st, ct, t, log, logn):
+            continue
+        issue(tab, st, ct, c, bank, row if c != pre else -1, col if c == cmd else -1, t, log, logn)
+        if c == act:
+            activated = True
+        elif c == pre:
+            conflicted = True
+        else:
+            break
+    if not activated:
+        ct[CT_HITS] += 1
+    elif conflicted:
+        ct[CT_CONFLICTS] += 1
+    else:
+        ct[CT_MISSES] += 1
+    if close_after and tab[H_CLOSED]:
+        while _any_open(tab, st, afirst, astop, astep):
+            tp = max(earliest(tab, st, pre, bank), start)
+            if not refresh_if_due(tab, st, ct, tp, log, logn):
+                issue(tab, st, ct, pre, bank, -1, -1, tp, log, logn)
+    return t
+
+
+@njit(cache=True)
+def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
+    """Fast-forward up to `count` repetitions of `cmd` on the same banks (exact).
+
+    Precondition: the previous program command was `cmd` on the same banks and, for column
+    commands, every target bank holds `row`. The first repetition issues at the full earliest
+    cycle t1 >= every other constraint, which stays fixed while only `cmd` issues; each further
+    one therefore issues exactly `self_dist` later. Issuing the last one updates every timer to
+    the value the whole run would leave (updates are maxima of t + d, the last t dominates).
+    Stops before a refresh falls due; returns how many were issued (0: use the plain path).
+    """
+    period = tab[tab[H_O_SELF] + cmd]
+    if period < 0 or count <= 0 or logn[0] < log.shape[0]:
+        return 0
+    is_column = tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW
+    if is_column:
+        first, stop, step = _target_range(tab, cmd, bank)
+        for b in range(first, stop, step):
+            if st[tab[H_S_ROW] + b] != row:
+                return 0
+    t1 = max(earliest(tab, st, cmd, bank), start)
+    n = count
+    if tab[H_REFMODE] != 0:
+        due = st[tab[H_S_SC] + SC_NEXT_DUE]
+        if t1 >= due:
+            return 0
+        if period > 0:
+            n = min(n, (due - 1 - t1) // period + 1)
+    t_last = t1 + (n - 1) * period
+    issue(tab, st, ct, cmd, bank, row, -1, t_last, log, logn)
+    ct[cmd] += n - 1
+    if is_column:
+        ct[CT_HITS] += n
+    return n
+
+
+@njit(cache=True)
+def run_requests(tab, st, ct, reqs, start, log, logn):
+    """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller."""
+    for i in range(reqs.shape[0]):
+        cmd, bank, row, col, close_after = reqs[i, 0], reqs[i, 1], reqs[i, 2], reqs[i, 3], reqs[i, 4]
+        if tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW:
+            serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
+        else:
+            serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn)
+    return st[tab[H_S_SC] + SC_END]
+
+
+@njit(cache=True)
+def run_raw(tab, st, ct, cmds, out_cycles, log, logn):
+    """Issue exactly the given commands (cmd, bank, row, col, not_before), no controller.
+
+    Returns 0, or -(index + 1) * 4 - error for the first command whose bank state forbids it.
+    """
+    for i in range(cmds.shape[0]):
+        cmd, bank, row, col, not_before = cmds[i, 0], cmds[i, 1], cmds[i, 2], cmds[i, 3], cmds[i, 4]
+        first, stop, step = _target_range(tab, cmd, bank)
+        needs = tab[tab[H_O_NEEDS] + cmd]
+        for b in range(first, stop, step):
+            open_row = st[tab[H_S_ROW] + b]
+            if needs == NEED_CLOSED and open_row >= 0:
+                return -(i + 1) * 4 - ERR_NEEDS_CLOSED
+            if needs == NEED_OPEN_ROW and open_row != row:
+                return -(i + 1) * 4 - ERR_NEEDS_ROW
+        t = max(earliest(tab, st, cmd, bank), not_before)
+        issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
+        out_cycles[i] = t
+    return 0
+
+
+@njit(cache=True)
+def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
+    """All-bank PIM GEMV on one channel.
+
+    chunks: rows (width_columns, slots_per_row, first_row). For each chunk of the input vector:
+    write it into the global buffer (one WRGB per column), then for every segment (one matrix
+    row's slice, `width` columns, in lock step in every MAC unit) issue `width` MAC16 commands
+    and read the unit results (RDMAC). Segments fill DRAM rows slot by slot, and each slot holds
+    one segment per bank served by a unit (MAC16 parity 0 .. banks_per_unit-1).
+    With `fast`, runs of identical commands are fast-forwarded by `burst` (exact).
+    """
+    unit = tab[H_UNIT]
+    closed = tab[H_CLOSED]
+    for k in range(chunks.shape[0]):
+        width, slots, first_row = chunks[k, 0], chunks[k, 1], chunks[k, 2]
+        c = 0
+        while c < width:
+            if fast and c > 0:
+                done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
+                if done:
+                    c += done
+                    continue
+            serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
+            c += 1
+        per_row = slots * unit
+        seg = 0
+        row = first_row
+        while seg < segments_per_unit:
+            last_seg_in_row = min(segments_per_unit, seg + per_row) - 1
+            for s in range(slots):
+                for parity in range(unit):
+                    if seg >= segments_per_unit:
+                        break
+                    c = 0
+                    while c < width:
+                        if fast and 0 < c < width - 1:
+                            done = burst(tab, st, ct, MAC16, parity, row, width - 1 - c, start,
+                                         log, logn)
+                            if done:
+                                c += done
+                                continue
+                        close = closed and seg == last_seg_in_row and c == width - 1
+                        serve_column(tab, st, ct, MAC16, parity, row, s * width + c, close,
+                                     start, log, logn)
+                        c += 1
+                    serve_plain(tab, st, ct, RDMAC, 0, -1, 0, start, log, logn)
+                    seg += 1
+            row += 1
+    return st[tab[H_S_SC] + SC_END]
+
+
+def empty_log(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """A command log buffer (cycle, cmd, bank, row, col) of `capacity` rows and its fill count."""
+    return np.zeros((max(capacity, 0), 5), dtype=np.int64), np.zeros(1, dtype=np.int64)

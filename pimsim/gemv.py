@@ -1,0 +1,136 @@
+"""One matrix-vector product (R x C weights times a C-vector) on every channel and bank.
+
+Simple row-filling layout (the mapping optimizer of a later stage chooses better ones):
+- output rows are dealt to channels as evenly as possible, then to the MAC units of a channel:
+  every unit computes `segments_per_unit` output rows in lock step (all-bank MAC16);
+- the input vector is cut into chunks that fit the global buffer and a DRAM row; for each chunk
+  the ASIC writes it into every channel's global buffer (WRGB per column) and each unit reads
+  the matching slice of its rows; a DRAM row holds `slots` such slices side by side, one per
+  bank that the unit serves (HBM-PIM: even and odd bank);
+- after each slice the unit results are read out (RDMAC); the ASIC adds the chunk partial sums.
+Channels with the same program are simulated once (they are independent and start from the same
+state, so their timing is identical) and runs of identical commands are fast-forwarded exactly;
+`exact=True` simulates every channel command by command (the oracle).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.dram.channel import ChannelModel, ChannelRun, log_frame, require_pim
+from pimsim.dram.commands import Cmd
+from pimsim.errors import PimsimInputError
+
+
+@dataclass(frozen=True)
+class GemvPlan:
+    """Per-channel program of a GEMV under the simple row-filling layout."""
+
+    rows: int
+    cols: int
+    rows_per_channel: tuple[int, ...]
+    segments_per_unit: tuple[int, ...]  # per channel
+    chunks: np.ndarray = field(repr=False)  # (width_columns, slots_per_row, first_row)
+    dram_rows_used: int  # per bank
+
+
+@dataclass
+class GemvResult:
+    plan: GemvPlan
+    cycles: int
+    time_s: float
+    command_counts: dict[str, int]
+    row_hit_rate: float
+    column_accesses: int
+    channel_runs: list[ChannelRun]
+
+    def to_json(self) -> dict:
+        return {
+            "schema": "pimsim.gemv.v1",
+            "rows": self.plan.rows,
+            "cols": self.plan.cols,
+            "cycles": self.cycles,
+            "time_s": self.time_s,
+            "row_hit_rate": self.row_hit_rate,
+            "commands": self.command_counts,
+            "energy_j": None,  # filled by the energy model (issue 5)
+            "column_accesses": self.column_accesses,
+            "dram_rows_used_per_bank": self.plan.dram_rows_used,
+        }
+
+
+def plan_gemv(hw: HardwareConfig, rows: int, cols: int, first_row: int = 0) -> GemvPlan:
+    """Lay an R x C matrix out over all channels and MAC units (see module docstring)."""
+    for name, value in (("rows", rows), ("cols", cols)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise PimsimInputError(f"got {value!r}", key=f"--{name}", expected="an integer >= 1")
+    require_pim(hw, "a GEMV")
+    org, pim = hw.dram.organization, hw.pim
+    channels = hw.dram.channels
+    units = org.banks // pim.banks_per_mac_unit
+    per_access = org.access_bytes // pim.dtype_bytes
+    chunk_columns = min(org.columns, pim.global_buffer_bytes // org.access_bytes)
+    rows_per_channel = tuple(rows // channels + (c < rows % channels) for c in range(channels))
+    segments = tuple(math.ceil(r / units) for r in rows_per_channel)
+    max_segments = max(segments)
+
+    chunk_rows = []
+    remaining = cols
+    next_row = first_row
+    while remaining > 0:
+        elems = min(remaining, chunk_columns * per_access)
+        width = math.ceil(elems / per_access)
+        slots = org.columns // width
+        dram_rows = math.ceil(max_segments / (slots * pim.banks_per_mac_unit))
+        chunk_rows.append((width, slots, next_row))
+        next_row += dram_rows
+        remaining -= elems
+    if next_row > org.rows:
+        raise PimsimInputError(
+            f"a {rows} x {cols} matrix needs {next_row - first_row} DRAM rows per bank with this "
+            f"layout but a bank has {org.rows - first_row}",
+            file=hw.source, key="dram.organization.rows", expected="a matrix that fits",
+        )
+    return GemvPlan(rows, cols, rows_per_channel, segments,
+                    np.array(chunk_rows, dtype=np.int64), next_row - first_row)
+
+
+def simulate_gemv(
+    hw: HardwareConfig, rows: int, cols: int, *, exact: bool = False, log_capacity: int = 0
+) -> GemvResult:
+    """Simulate the GEMV on every channel; total cycles is the slowest channel's end."""
+    plan = plan_gemv(hw, rows, cols)
+    model = ChannelModel(hw)
+    cache: dict[int, ChannelRun] = {}
+    runs = []
+    for channel, segments in enumerate(plan.segments_per_unit):
+        if exact or segments not in cache:
+            cache[segments] = model.run_gemv(plan.chunks, segments, log_capacity=log_capacity,
+                                             fast=not exact)
+        runs.append(cache[segments])
+    cycles = max(run.end_cycle for run in runs)
+    counts = {c.name: sum(run.command_counts[c.name] for run in runs) for c in Cmd}
+    counts["REF"] = counts["REFab"] + counts["REFpb"]
+    accesses = sum(run.column_accesses for run in runs)
+    hits = sum(run.row_hits for run in runs)
+    return GemvResult(
+        plan=plan,
+        cycles=cycles,
+        time_s=cycles * hw.dram.tCK_ns * 1e-9,
+        command_counts=counts,
+        row_hit_rate=hits / accesses if accesses else 0.0,
+        column_accesses=accesses,
+        channel_runs=runs,
+    )
+
+
+def gemv_command_log(result: GemvResult):
+    """The recorded commands of every channel as one table (channel column filled in)."""
+    import pandas as pd
+
+    frames = [log_frame(run.log, channel) for channel, run in enumerate(result.channel_runs)]
+    return pd.concat(frames, ignore_index=True)

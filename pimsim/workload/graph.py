@@ -1,0 +1,210 @@
+"""Decoder graph: the operators of one decoder layer, plus what runs before and after them.
+
+The graph is per position (one token); `lowering` replicates it over layers and tokens. Each
+node lists its dependencies as indices into its own section, with two markers:
+
+- `INPUT`: the section's input (the previous layer's output, or the embedding output);
+- `PREV_STEP`: the same node in the previous step (used by `kv_write`: the KV cache of a layer
+  is appended in token order, so a cache read at step t transitively waits for every write).
+- `PREV_HEAD`: the LM head of the previous step (a decode step embeds the token just sampled).
+
+Parameters are attached to the node that reads them, so the parameter count comes from the
+graph (`params.count_parameters`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from pimsim.workload.spec import ModelSpec
+
+INPUT = -1
+PREV_STEP = -2
+PREV_HEAD = -3
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One operator of a section. Shapes are per token (one row); attention widths that grow
+    with the context are filled in by the lowering (`attention=True`)."""
+
+    name: str
+    kind: str
+    deps: tuple[int, ...]
+    in_features: int = 0
+    out_features: int = 0
+    heads: int = 0
+    kv_heads: int = 0
+    d_head: int = 0
+    weight: str = ""  # parameter tensor read (matrix or embedding table), "" if none
+    matrix_params: int = 0  # elements of the weight matrix used by a vmm
+    bias_params: int = 0
+    norm_params: int = 0
+    table_params: int = 0  # embedding-table elements owned by this node (counted once)
+    table_read: int = 0  # embedding-table elements read per token
+    attention: bool = False  # reads or writes the KV cache (context-dependent)
+    tied_to: str = ""  # weight shared with another node's tensor (counted once)
+
+
+@dataclass(frozen=True)
+class DecoderGraph:
+    """`pre` runs once per step before the layers, `layer` once per layer (its last node is the
+    layer output), `post` once per step that produces a token (its last node is the LM head)."""
+
+    pre: tuple[GraphNode, ...]
+    layer: tuple[GraphNode, ...]
+    post: tuple[GraphNode, ...]
+
+
+def build_graph(spec: ModelSpec) -> DecoderGraph:
+    """Graph of `spec`; see the module docstring for the dependency markers."""
+    return DecoderGraph(pre=_pre(spec), layer=_layer(spec), post=_post(spec))
+
+
+def _norm(spec: ModelSpec, name: str, deps: tuple[int, ...], width: int) -> GraphNode:
+    params = width * (2 if spec.norm == "layernorm" else 1)  # gain (+ bias for LayerNorm)
+    return GraphNode(
+        name, spec.norm, deps, in_features=width, out_features=width, norm_params=params
+    )
+
+
+def _linear(
+    spec: ModelSpec, name: str, deps: tuple[int, ...], n_in: int, n_out: int, bias: bool
+) -> GraphNode:
+    return GraphNode(
+        name,
+        "vmm",
+        deps,
+        in_features=n_in,
+        out_features=n_out,
+        weight=name,
+        matrix_params=n_in * n_out,
+        bias_params=n_out if bias else 0,
+    )
+
+
+def _eltwise(kind: str, name: str, deps: tuple[int, ...], width: int) -> GraphNode:
+    return GraphNode(name, kind, deps, in_features=width, out_features=width)
+
+
+def _pre(spec: ModelSpec) -> tuple[GraphNode, ...]:
+    d, de = spec.d_model, spec.d_embed
+    learned = spec.position_embedding == "learned"
+    tok_table = spec.vocab_size * de
+    if de == d:
+        pos_table = spec.max_context_tokens * d if learned else 0
+        embed = GraphNode(
+            "embed",
+            "embed",
+            (PREV_HEAD,),
+            in_features=0,
+            out_features=d,
+            weight="tok_embed",
+            table_params=tok_table + pos_table,
+            table_read=d * (2 if learned else 1),
+        )
+        return (embed,)
+    # Token table narrower than the model (OPT-350m): lookup, project in, then add positions.
+    nodes = [
+        GraphNode(
+            "embed",
+            "embed",
+            (PREV_HEAD,),
+            out_features=de,
+            weight="tok_embed",
+            table_params=tok_table,
+            table_read=de,
+        ),
+        _linear(spec, "embed_proj_in", (0,), de, d, bias=False),
+    ]
+    if learned:
+        nodes.append(
+            GraphNode(
+                "pos_embed",
+                "embed",
+                (1,),
+                in_features=d,
+                out_features=d,
+                weight="pos_embed",
+                table_params=spec.max_context_tokens * d,
+                table_read=d,
+            )
+        )
+    return tuple(nodes)
+
+
+def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
+    d, dh, h, kvh = spec.d_model, spec.d_head, spec.heads, spec.kv_heads
+    bias = spec.linear_bias
+    nodes: list[GraphNode] = []
+
+    def add(node: GraphNode) -> int:
+        nodes.append(node)
+        return len(nodes) - 1
+
+    pre = spec.norm_position == "pre"
+    x = add(_norm(spec, "attn_norm", (INPUT,), d)) if pre else INPUT
+    qkv = add(_linear(spec, "qkv", (x,), d, spec.qkv_out_features, bias))
+    if spec.position_embedding == "rotary":
+        qk = add(
+            GraphNode(
+                "rope",
+                "rope",
+                (qkv,),
+                in_features=(h + kvh) * dh,
+                out_features=(h + kvh) * dh,
+                heads=h,
+                kv_heads=kvh,
+                d_head=dh,
+            )
+        )
+    else:
+        qk = qkv
+    attn_shape = dict(heads=h, kv_heads=kvh, d_head=dh, attention=True)
+    kv = add(
+        GraphNode(
+            "kv_write",
+            "kv_write",
+            (qk, PREV_STEP),
+            in_features=2 * kvh * dh,
+            out_features=2 * kvh * dh,
+            **attn_shape,
+        )
+    )
+    score = add(GraphNode("attn_score", "attn_score", (qk, kv), in_features=dh, **attn_shape))
+    prob = add(GraphNode("softmax", "softmax", (score,), **attn_shape))
+    ctx = add(GraphNode("attn_value", "attn_value", (prob, kv), out_features=dh, **attn_shape))
+    proj = add(_linear(spec, "attn_out", (ctx,), h * dh, d, bias))
+    res1 = add(_eltwise("add", "attn_residual", (INPUT, proj), d))
+    y = res1 if pre else add(_norm(spec, "attn_norm", (res1,), d))
+    z = add(_norm(spec, "ffn_norm", (y,), d)) if pre else y
+    if spec.gated_ffn:
+        gate_up = add(_linear(spec, "gate_up", (z,), d, 2 * spec.d_ffn, bias))
+        act = add(_eltwise("silu", "silu", (gate_up,), spec.d_ffn))
+        hidden = add(_eltwise("mul", "mul", (act, gate_up), spec.d_ffn))
+        down = add(_linear(spec, "down", (hidden,), spec.d_ffn, d, bias))
+    else:
+        fc1 = add(_linear(spec, "fc1", (z,), d, spec.d_ffn, bias))
+        act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), spec.d_ffn))
+        down = add(_linear(spec, "fc2", (act,), spec.d_ffn, d, bias))
+    res2 = add(_eltwise("add", "ffn_residual", (y, down), d))
+    if not pre:
+        add(_norm(spec, "ffn_norm", (res2,), d))
+    return tuple(nodes)
+
+
+def _post(spec: ModelSpec) -> tuple[GraphNode, ...]:
+    nodes: list[GraphNode] = []
+    x = INPUT
+    if spec.final_norm:
+        nodes.append(_norm(spec, "final_norm", (x,), spec.d_model))
+        x = len(nodes) - 1
+    if spec.d_embed != spec.d_model:
+        nodes.append(_linear(spec, "embed_proj_out", (x,), spec.d_model, spec.d_embed, False))
+        x = len(nodes) - 1
+    head = _linear(spec, "lm_head", (x,), spec.d_embed, spec.vocab_size, bias=False)
+    if spec.tied_lm_head:
+        head = dataclasses.replace(head, tied_to="tok_embed")
+    nodes.append(head)
+    return tuple(nodes)

@@ -1,0 +1,253 @@
+"""Hugging Face `config.json` (GPT-2, OPT, LLaMA families) -> `ModelSpec`.
+
+Reads only the architecture keys listed below (from disk; no network, no weights). Other keys
+of a `config.json` (dropout rates, token ids, ...) are ignored. Defaults follow the
+`transformers` configuration classes of each family.
+
+Spec field <- GPT-2 key | OPT key | LLaMA key (default in parentheses):
+
+- layers <- n_layer | num_hidden_layers | num_hidden_layers
+- d_model <- n_embd | hidden_size | hidden_size
+- heads <- n_head | num_attention_heads | num_attention_heads
+- kv_heads <- (heads) | (heads) | num_key_value_heads (heads)
+- d_head <- (d_model / heads) | (d_model / heads) | head_dim (d_model / heads)
+- d_ffn <- n_inner (4 d_model) | ffn_dim | intermediate_size
+- max_context_tokens <- n_positions or n_ctx | max_position_embeddings | same
+- vocab_size <- vocab_size in all three
+- d_embed <- (d_model) | word_embed_proj_dim (d_model) | (d_model)
+- ffn <- activation_function gelu*/relu | activation_function | hidden_act silu -> swiglu
+- norm_position <- (pre) | do_layer_norm_before (true: pre) | (pre)
+- linear_bias <- (true) | enable_bias (true) | attention_bias = mlp_bias (false)
+- tied_lm_head <- tie_word_embeddings: (true) | (true) | (false)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pimsim.errors import PimsimInputError
+from pimsim.workload.spec import ModelSpec
+from pimsim.workload.yaml_model import make_spec
+
+_MISSING = object()
+_GELU_NAMES = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python", "quick_gelu")
+FAMILIES = ("gpt2", "opt", "llama")
+
+
+class _Reader:
+    """Typed access to config keys; every error names the file and the key."""
+
+    def __init__(self, data: dict[str, Any], file: Path) -> None:
+        self.data = data
+        self.file = file
+
+    def error(self, key: str, message: str, expected: str | None = None) -> PimsimInputError:
+        return PimsimInputError(message, file=self.file, key=key, expected=expected)
+
+    def get(self, key: str, kind: type, default: Any = _MISSING, *alt: str) -> Any:
+        for name in (key, *alt):
+            if name in self.data and self.data[name] is not None:
+                key = name
+                value = self.data[name]
+                break
+        else:
+            if default is _MISSING:
+                raise self.error(key, "missing key")
+            return default
+        if kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok and value <= 0:
+                raise self.error(key, f"must be positive, got {value}", "a positive integer")
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise self.error(key, f"wrong type: {value!r}", f"a {kind.__name__}")
+        return value
+
+
+def detect_family(data: dict[str, Any]) -> str | None:
+    """`model_type` if it is a supported family, else guessed from the keys present."""
+    model_type = data.get("model_type")
+    if model_type in FAMILIES:
+        return model_type
+    if model_type is not None:
+        return None
+    if "n_layer" in data and "n_embd" in data:
+        return "gpt2"
+    if "ffn_dim" in data:
+        return "opt"
+    if "intermediate_size" in data:
+        return "llama"
+    return None
+
+
+def load_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
+    """Read a Hugging Face `config.json` (file or the directory holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise PimsimInputError(f"cannot read: {exc.strerror}", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise PimsimInputError(f"not valid JSON: {exc}", file=path) from None
+    if not isinstance(data, dict):
+        raise PimsimInputError("must be a JSON object", file=path)
+    family = detect_family(data)
+    if family is None:
+        raise PimsimInputError(
+            f"unsupported model_type {data.get('model_type')!r}",
+            file=path,
+            key="model_type",
+            expected=f"one of {list(FAMILIES)}",
+        )
+    r = _Reader(data, path)
+    fields = {"gpt2": _gpt2, "opt": _opt, "llama": _llama}[family](r)
+    if name is None:
+        label = data.get("_name_or_path")
+        if isinstance(label, str) and label:
+            name = label.rstrip("/").split("/")[-1]
+        else:
+            name = path.parent.name if path.name == "config.json" else path.stem
+    fields.update(
+        name=name or "model",
+        family=family,
+        description=f"{family} architecture from {path.name}",
+        source=str(path),
+    )
+    return make_spec(fields, file=path, keymap=lambda k: _HF_KEYS[family].get(k, k))
+
+
+def _activation(r: _Reader, key: str, default: str) -> str:
+    act = r.get(key, str, default)
+    if act in _GELU_NAMES:
+        return "gelu"
+    if act == "relu":
+        return "relu"
+    raise r.error(key, f"unsupported activation {act!r}", f"relu or one of {list(_GELU_NAMES)}")
+
+
+def _gpt2(r: _Reader) -> dict[str, Any]:
+    d = r.get("n_embd", int)
+    heads = r.get("n_head", int)
+    _divides(r, "n_head", heads, d)
+    return dict(
+        layers=r.get("n_layer", int),
+        d_model=d,
+        heads=heads,
+        kv_heads=heads,
+        d_head=d // heads,
+        d_ffn=r.get("n_inner", int, 4 * d),
+        vocab_size=r.get("vocab_size", int),
+        max_context_tokens=r.get("n_positions", int, _MISSING, "n_ctx"),
+        d_embed=d,
+        norm="layernorm",
+        norm_eps=r.get("layer_norm_epsilon", float, 1e-5),
+        ffn=_activation(r, "activation_function", "gelu_new"),
+        position_embedding="learned",
+        linear_bias=True,
+        tied_lm_head=r.get("tie_word_embeddings", bool, True),
+    )
+
+
+def _opt(r: _Reader) -> dict[str, Any]:
+    d = r.get("hidden_size", int)
+    heads = r.get("num_attention_heads", int)
+    _divides(r, "num_attention_heads", heads, d)
+    pre = r.get("do_layer_norm_before", bool, True)
+    return dict(
+        layers=r.get("num_hidden_layers", int),
+        d_model=d,
+        heads=heads,
+        kv_heads=heads,
+        d_head=d // heads,
+        d_ffn=r.get("ffn_dim", int),
+        vocab_size=r.get("vocab_size", int),
+        max_context_tokens=r.get("max_position_embeddings", int),
+        d_embed=r.get("word_embed_proj_dim", int, d),
+        norm="layernorm",
+        norm_eps=1e-5,
+        norm_position="pre" if pre else "post",
+        final_norm=pre and not r.get("_remove_final_layer_norm", bool, False),
+        ffn=_activation(r, "activation_function", "relu"),
+        position_embedding="learned",
+        linear_bias=r.get("enable_bias", bool, True),
+        tied_lm_head=r.get("tie_word_embeddings", bool, True),
+    )
+
+
+def _llama(r: _Reader) -> dict[str, Any]:
+    d = r.get("hidden_size", int)
+    heads = r.get("num_attention_heads", int)
+    if "head_dim" not in r.data or r.data["head_dim"] is None:
+        _divides(r, "num_attention_heads", heads, d)
+    act = r.get("hidden_act", str, "silu")
+    if act != "silu":
+        raise r.error("hidden_act", f"unsupported activation {act!r}", "silu (SwiGLU FFN)")
+    attn_bias = r.get("attention_bias", bool, False)
+    mlp_bias = r.get("mlp_bias", bool, False)
+    if attn_bias != mlp_bias:
+        raise r.error("mlp_bias", "differs from attention_bias", "attention_bias == mlp_bias")
+    return dict(
+        layers=r.get("num_hidden_layers", int),
+        d_model=d,
+        heads=heads,
+        kv_heads=r.get("num_key_value_heads", int, heads),
+        d_head=r.get("head_dim", int, d // heads),
+        d_ffn=r.get("intermediate_size", int),
+        vocab_size=r.get("vocab_size", int),
+        max_context_tokens=r.get("max_position_embeddings", int),
+        d_embed=d,
+        norm="rmsnorm",
+        norm_eps=r.get("rms_norm_eps", float, 1e-6),
+        ffn="swiglu",
+        position_embedding="rotary",
+        linear_bias=attn_bias,
+        tied_lm_head=r.get("tie_word_embeddings", bool, False),
+    )
+
+
+def _divides(r: _Reader, key: str, heads: int, d: int) -> None:
+    if d % heads:
+        raise r.error(key, f"{heads} heads do not divide the hidden size {d}", "a divisor")
+
+
+# spec field -> HF key, for errors raised by ModelSpec's own checks.
+_HF_KEYS: dict[str, dict[str, str]] = {
+    "gpt2": {
+        "layers": "n_layer",
+        "d_model": "n_embd",
+        "heads": "n_head",
+        "d_head": "n_head",
+        "d_ffn": "n_inner",
+        "vocab_size": "vocab_size",
+        "max_context_tokens": "n_positions",
+        "norm_eps": "layer_norm_epsilon",
+    },
+    "opt": {
+        "layers": "num_hidden_layers",
+        "d_model": "hidden_size",
+        "heads": "num_attention_heads",
+        "d_head": "num_attention_heads",
+        "d_ffn": "ffn_dim",
+        "vocab_size": "vocab_size",
+        "max_context_tokens": "max_position_embeddings",
+        "d_embed": "word_embed_proj_dim",
+    },
+    "llama": {
+        "layers": "num_hidden_layers",
+        "d_model": "hidden_size",
+        "heads": "num_attention_heads",
+        "kv_heads": "num_key_value_heads",
+        "d_head": "head_dim",
+        "d_ffn": "intermediate_size",
+        "vocab_size": "vocab_size",
+        "max_context_tokens": "max_position_embeddings",
+        "norm_eps": "rms_norm_eps",
+    },
+}

@@ -1,0 +1,178 @@
+"""Model specification: the architecture of a decoder-only transformer, no weights.
+
+A `ModelSpec` is a frozen dataclass checked on construction. Loaders (`yaml_model`,
+`hf_config`) fill defaults and translate a failing field name into the key path of the
+file being read, so every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from pimsim.errors import PimsimInputError
+
+# Bytes per element for the supported storage types.
+DTYPE_BYTES: dict[str, int] = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1, "int8": 1}
+
+NORMS = ("layernorm", "rmsnorm")
+NORM_POSITIONS = ("pre", "post")
+FFNS = ("gelu", "relu", "swiglu")
+POSITION_EMBEDDINGS = ("learned", "rotary", "none")
+
+
+class SpecFieldError(ValueError):
+    """A field of a `ModelSpec` is invalid; loaders map `field` to their own key path."""
+
+    def __init__(self, field: str, message: str, expected: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of a decoder-only transformer (sizes in elements, not bytes).
+
+    `ffn`: `gelu` / `relu` are fc1 -> activation -> fc2 with `d_ffn` hidden units;
+    `swiglu` is down(silu(gate(x)) * up(x)) with gate and up stored as one concatenated
+    `d_model x 2*d_ffn` matrix. Attention has `heads` query heads and `kv_heads` key/value
+    heads (grouped-query attention when `kv_heads < heads`), each `d_head` wide.
+    `d_embed` is the width of the token embedding table (OPT-350m projects it to `d_model`).
+    """
+
+    name: str
+    layers: int
+    d_model: int
+    heads: int
+    kv_heads: int
+    d_head: int
+    d_ffn: int
+    vocab_size: int
+    max_context_tokens: int
+    d_embed: int
+    norm: str = "layernorm"
+    norm_eps: float = 1e-5
+    norm_position: str = "pre"
+    final_norm: bool = True
+    ffn: str = "gelu"
+    position_embedding: str = "learned"
+    linear_bias: bool = True
+    tied_lm_head: bool = True
+    dtype: str = "bf16"
+    family: str = ""
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            _check(self)
+        except SpecFieldError as exc:
+            raise PimsimInputError(exc.message, key=exc.field, expected=exc.expected) from None
+
+    # ---- derived sizes -------------------------------------------------------------------
+    @property
+    def bytes_per_element(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def qkv_out_features(self) -> int:
+        """Output width of the concatenated QKV projection: q heads plus K and V heads."""
+        return (self.heads + 2 * self.kv_heads) * self.d_head
+
+    @property
+    def gated_ffn(self) -> bool:
+        return self.ffn == "swiglu"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields (JSON / YAML friendly)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Inverse of `to_dict`; unknown or missing keys raise `SpecFieldError`-mapped errors."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise PimsimInputError(
+                f"unknown key '{unknown[0]}'", key=unknown[0], expected=f"one of {names}"
+            )
+        required = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        for key in required:
+            if key not in data:
+                raise PimsimInputError("missing key", key=key)
+        return cls(**data)
+
+
+def spec_field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(ModelSpec)]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(spec: ModelSpec) -> None:
+    if not isinstance(spec.name, str) or not spec.name:
+        raise SpecFieldError("name", "must be a non-empty string")
+    for field in ("family", "description", "source"):
+        if not isinstance(getattr(spec, field), str):
+            raise SpecFieldError(field, "must be a string")
+    for field in (
+        "layers",
+        "d_model",
+        "heads",
+        "kv_heads",
+        "d_head",
+        "d_ffn",
+        "vocab_size",
+        "max_context_tokens",
+        "d_embed",
+    ):
+        value = getattr(spec, field)
+        if not _is_int(value):
+            raise SpecFieldError(field, f"must be an integer, got {value!r}", "a positive integer")
+        if value <= 0:
+            raise SpecFieldError(field, f"must be positive, got {value}", "a positive integer")
+    for field, choices in (
+        ("norm", NORMS),
+        ("norm_position", NORM_POSITIONS),
+        ("ffn", FFNS),
+        ("position_embedding", POSITION_EMBEDDINGS),
+        ("dtype", tuple(DTYPE_BYTES)),
+    ):
+        value = getattr(spec, field)
+        if value not in choices:
+            raise SpecFieldError(field, f"unknown value {value!r}", f"one of {list(choices)}")
+    for field in ("final_norm", "linear_bias", "tied_lm_head"):
+        if not isinstance(getattr(spec, field), bool):
+            raise SpecFieldError(field, f"must be true or false, got {getattr(spec, field)!r}")
+    eps = spec.norm_eps
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise SpecFieldError("norm_eps", f"must be a positive number, got {eps!r}")
+    if spec.d_model % spec.heads:
+        raise SpecFieldError(
+            "heads",
+            f"{spec.heads} heads do not divide d_model {spec.d_model}",
+            "a divisor of d_model",
+        )
+    if spec.heads * spec.d_head != spec.d_model:
+        raise SpecFieldError(
+            "d_head",
+            f"heads x d_head = {spec.heads} x {spec.d_head} != d_model {spec.d_model}",
+            f"d_head = d_model / heads = {spec.d_model // spec.heads}",
+        )
+    if spec.heads % spec.kv_heads:
+        raise SpecFieldError(
+            "kv_heads",
+            f"{spec.kv_heads} KV heads do not divide {spec.heads} query heads",
+            "a divisor of heads",
+        )
+    if spec.position_embedding == "rotary" and spec.d_head % 2:
+        raise SpecFieldError("d_head", "rotary embeddings need an even d_head")
