@@ -22,7 +22,7 @@ import numpy as np
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.dram.channel import ChannelModel, ChannelRun, log_frame, require_pim
-from pimsim.dram.commands import Cmd
+from pimsim.dram.commands import Cmd, family_counts
 from pimsim.errors import PimsimInputError
 
 
@@ -43,7 +43,7 @@ class GemvResult:
     plan: GemvPlan
     cycles: int
     time_s: float
-    command_counts: dict[str, int]
+    command_counts: dict[str, int]  # per command type (ACT, ACT16, MAC16, ...)
     row_hit_rate: float
     column_accesses: int
     channel_runs: list[ChannelRun]
@@ -56,7 +56,8 @@ class GemvResult:
             "cycles": self.cycles,
             "time_s": self.time_s,
             "row_hit_rate": self.row_hit_rate,
-            "commands": self.command_counts,
+            "commands": family_counts(self.command_counts),
+            "commands_by_type": self.command_counts,
             "energy_j": None,  # filled by the energy model (issue 5)
             "column_accesses": self.column_accesses,
             "dram_rows_used_per_bank": self.plan.dram_rows_used,
@@ -93,10 +94,18 @@ def plan_gemv(hw: HardwareConfig, rows: int, cols: int, first_row: int = 0) -> G
         raise PimsimInputError(
             f"a {rows} x {cols} matrix needs {next_row - first_row} DRAM rows per bank with this "
             f"layout but a bank has {org.rows - first_row}",
-            file=hw.source, key="dram.organization.rows", expected="a matrix that fits",
+            file=hw.source,
+            key="dram.organization.rows",
+            expected="a matrix that fits",
         )
-    return GemvPlan(rows, cols, rows_per_channel, segments,
-                    np.array(chunk_rows, dtype=np.int64), next_row - first_row)
+    return GemvPlan(
+        rows,
+        cols,
+        rows_per_channel,
+        segments,
+        np.array(chunk_rows, dtype=np.int64),
+        next_row - first_row,
+    )
 
 
 def simulate_gemv(
@@ -107,14 +116,14 @@ def simulate_gemv(
     model = ChannelModel(hw)
     cache: dict[int, ChannelRun] = {}
     runs = []
-    for channel, segments in enumerate(plan.segments_per_unit):
+    for segments in plan.segments_per_unit:
         if exact or segments not in cache:
-            cache[segments] = model.run_gemv(plan.chunks, segments, log_capacity=log_capacity,
-                                             fast=not exact)
+            cache[segments] = model.run_gemv(
+                plan.chunks, segments, log_capacity=log_capacity, fast=not exact
+            )
         runs.append(cache[segments])
     cycles = max(run.end_cycle for run in runs)
     counts = {c.name: sum(run.command_counts[c.name] for run in runs) for c in Cmd}
-    counts["REF"] = counts["REFab"] + counts["REFpb"]
     accesses = sum(run.column_accesses for run in runs)
     hits = sum(run.row_hits for run in runs)
     return GemvResult(

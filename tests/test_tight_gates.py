@@ -90,7 +90,10 @@ def _scenario(hw, prev: Cmd, nxt: Cmd, scope: str) -> list[tuple]:
     org, unit = hw.dram.organization, hw.pim.banks_per_mac_unit
     bank_p = 0
     bank_x = _bank_for_scope(scope, org.banks_per_group)
-    if COMMANDS[nxt].target in (TARGET_ALL, TARGET_NONE) or COMMANDS[nxt].target == TARGET_BANKGROUP:
+    if (
+        COMMANDS[nxt].target in (TARGET_ALL, TARGET_NONE)
+        or COMMANDS[nxt].target == TARGET_BANKGROUP
+    ):
         bank_x = 0 if scope != "channel" else org.banks_per_group
     banks_p = set(target_banks(prev, bank_p, org.banks_per_group, org.banks, unit))
     banks_x = set(target_banks(nxt, bank_x, org.banks_per_group, org.banks, unit))
@@ -163,7 +166,9 @@ def test_every_rule_is_a_tight_gate(config):
         for prev_name in rule.prev:
             for next_name in rule.next:
                 prev, nxt = Cmd[prev_name], Cmd[next_name]
-                if not hw.pim.enabled and (prev in (Cmd.MAC, Cmd.MAC16) or nxt in (Cmd.MAC, Cmd.MAC16)):
+                if not hw.pim.enabled and (
+                    prev in (Cmd.MAC, Cmd.MAC16) or nxt in (Cmd.MAC, Cmd.MAC16)
+                ):
                     continue
                 if rule.window:
                     continue  # rolling windows: test_faw_window_is_tight
@@ -181,7 +186,9 @@ def test_every_rule_is_a_tight_gate(config):
                     p_index -= 1
                 if t_next == int(cycles[p_index]) + rule.distance_cycles:
                     assert any(v.rule == rule and v.prev_index == p_index for v in violations), (
-                        rule, violations)
+                        rule,
+                        violations,
+                    )
                     binds[key] = True
                 checked += 1
     assert checked > 100

@@ -86,3 +86,17 @@ def test_write_requires_trace_attrs(tmp_path):
         write_trace(bare, tmp_path / "x.jsonl")
     with pytest.raises(ValueError):
         write_trace(table, tmp_path / "x.jsonl", encoding="zip")
+
+
+def test_compact_adjacent_repeats_with_different_strides(tmp_path):
+    # Make the per-token stride change at token 4: the writer must start a second repeat whose
+    # base is the last copy of the first one, and the reader must expand it from there.
+    table = lower(resolve_model("gpt2-small"), 1, 9)
+    late = table["token"] >= 4
+    table.loc[late, "flops"] += 7 * (table.loc[late, "token"] - 3)
+    path = tmp_path / "t.jsonl"
+    write_trace(table, path, encoding="compact")
+    records = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    repeats = [i for i, r in enumerate(records) if "repeat" in r]
+    assert len(repeats) == 2 and repeats[1] == repeats[0] + 1
+    pd.testing.assert_frame_equal(read_trace(path), table)

@@ -138,6 +138,7 @@ def test_batched_prefill_uses_gemm():
     after_b = table[table["token"] >= prompt][cols].reset_index(drop=True)
     after_p = plain[plain["token"] >= prompt][cols].reset_index(drop=True)
     assert after_b.equals(after_p)
+
     # the same weight FLOPs in total: batching changes where they run, not how many
     def weight_flops(t):
         return t[t["kind"].isin(["vmm", "gemm"])]["flops"].sum()

@@ -8,13 +8,22 @@ import yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check-config", help="validate a hardware YAML and print it resolved",
-                       description="Load a hardware description (presets merged, overrides "
-                       "applied, ns converted to cycles) and print a summary, or with --resolved "
-                       "the full resolved YAML. Exit 2 with the file and key path if it is bad.")
+    p = sub.add_parser(
+        "check-config",
+        help="validate a hardware YAML and print it resolved",
+        description="Load a hardware description (presets merged, overrides "
+        "applied, ns converted to cycles) and print a summary, or with --resolved "
+        "the full resolved YAML. Exit 2 with the file and key path if it is bad.",
+    )
     p.add_argument("file", metavar="FILE", help="hardware YAML path or name in hw_configs/")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a key before validating (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key before validating (repeatable)",
+    )
     p.add_argument("--resolved", action="store_true", help="print the full resolved YAML")
     p.set_defaults(func=run)
 
@@ -29,18 +38,24 @@ def run(args: argparse.Namespace) -> int:
     org, dram, pim = hw.dram.organization, hw.dram, hw.pim
     print(f"{hw.source}: OK")
     print(f"  name      {hw.name}: {hw.description}")
-    print(f"  dram      {dram.preset} ({dram.standard}), {dram.channels} channels x "
-          f"{org.banks} banks ({org.bank_groups} groups), {org.rows} rows x {org.row_bytes} B, "
-          f"tCK {dram.tCK_ns} ns, {dram.page_policy} page, refresh {dram.refresh}")
+    print(
+        f"  dram      {dram.preset} ({dram.standard}), {dram.channels} channels x "
+        f"{org.banks} banks ({org.bank_groups} groups), {org.rows} rows x {org.row_bytes} B, "
+        f"tCK {dram.tCK_ns} ns, {dram.page_policy} page, refresh {dram.refresh}"
+    )
     capacity = dram.channels * org.banks * org.bank_bytes
     print(f"  capacity  {capacity / 2**30:.2f} GiB")
     if pim.enabled:
         units = dram.channels * org.banks // pim.banks_per_mac_unit
-        print(f"  pim       {units} MAC units x {pim.mac_lanes} {pim.dtype} lanes, "
-              f"{pim.banks_per_mac_unit} bank(s) per unit, global buffer {pim.global_buffer_bytes} B")
+        print(
+            f"  pim       {units} MAC units x {pim.mac_lanes} {pim.dtype} lanes, "
+            f"{pim.banks_per_mac_unit} bank(s) per unit, global buffer {pim.global_buffer_bytes} B"
+        )
     else:
         print("  pim       disabled")
     print(f"  asic      {hw.asic.clock_GHz} GHz")
-    print(f"  timing    {len(dram.timing_cycles)} parameters, {len(dram.rules)} rules; sha256 "
-          f"{hw.sha256[:16]}")
+    print(
+        f"  timing    {len(dram.timing_cycles)} parameters, {len(dram.rules)} rules; sha256 "
+        f"{hw.sha256[:16]}"
+    )
     return 0

@@ -6,15 +6,32 @@ import argparse
 
 
 def add_hw_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--hw", required=True,
-                   help="hardware config: a YAML path or a name in hw_configs/ (gddr6_aim, hbm_pim)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hardware key, e.g. dram.channels=16 (repeatable)")
+    p.add_argument(
+        "--hw",
+        required=True,
+        help="hardware config: a YAML path or a name in hw_configs/ (gddr6_aim, hbm_pim)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a hardware key, e.g. dram.channels=16 (repeatable)",
+    )
 
 
 def add_exactness_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--exact", dest="exact", action="store_true",
-                       help="every command through the kernel, every channel (slow; the oracle)")
-    group.add_argument("--fast", dest="exact", action="store_false",
-                       help="exact reuse: fast-forward and symmetric channels (default)")
+    group.add_argument(
+        "--exact",
+        dest="exact",
+        action="store_true",
+        help="every command through the kernel, every channel (slow; the oracle)",
+    )
+    group.add_argument(
+        "--fast",
+        dest="exact",
+        action="store_false",
+        help="exact reuse: fast-forward and symmetric channels (default)",
+    )

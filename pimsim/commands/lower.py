@@ -57,11 +57,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pimsim.errors import PimsimInputError
     from pimsim.workload import lower, resolve_model, write_trace
 
     spec = resolve_model(args.model)
     table = lower(spec, args.prompt_len, args.gen_len, batched_prefill=args.batched_prefill)
-    header = write_trace(table, args.output, encoding=args.encoding)
+    try:
+        header = write_trace(table, args.output, encoding=args.encoding)
+    except OSError as exc:
+        raise PimsimInputError(f"cannot write: {exc.strerror}", file=args.output) from None
     size = Path(args.output).stat().st_size
     sys.stderr.write(
         f"pimsim lower: {spec.name}, prompt {args.prompt_len}, generate {args.gen_len}: "

@@ -9,5 +9,7 @@ def hw_table() -> list[tuple[str, str]]:
     rows = []
     for path in sorted(REPO_HW_DIR.glob("*.yaml")):
         rows.append((path.stem, str(read_yaml(path).get("description", ""))))
-    rows.extend((f"preset:{name}", "DRAM preset (use as dram.preset)") for name in available_presets())
+    rows.extend(
+        (f"preset:{name}", "DRAM preset (use as dram.preset)") for name in available_presets()
+    )
     return rows

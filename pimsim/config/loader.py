@@ -39,12 +39,27 @@ PAGE_POLICIES = ("open", "closed")
 REFRESH_MODES = ("all_bank", "per_bank", "none")
 ORG_KEYS = ("bank_groups", "banks_per_group", "rows", "columns", "access_bytes")
 TOP_KEYS = ("version", "name", "description", "dram", "pim", "asic")
-DRAM_KEYS = ("preset", "channels", "page_policy", "refresh", "organization", "timing", "rules_extra")
+DRAM_KEYS = (
+    "preset",
+    "channels",
+    "page_policy",
+    "refresh",
+    "organization",
+    "timing",
+    "rules_extra",
+)
 PIM_KEYS = ("enabled", "mac_lanes", "dtype", "banks_per_mac_unit", "global_buffer_bytes")
 ASIC_KEYS = ("clock_GHz",)
 PRESET_KEYS = (
-    "version", "name", "standard", "rules_from", "organization", "timing", "timing_may_be_zero",
-    "groups", "rules",
+    "version",
+    "name",
+    "standard",
+    "rules_from",
+    "organization",
+    "timing",
+    "timing_may_be_zero",
+    "groups",
+    "rules",
 )
 RULE_KEYS = ("scope", "prev", "next", "distance", "window")
 
@@ -71,7 +86,9 @@ def _check_keys(mapping: Mapping, allowed: Iterable[str], file: str, path: str) 
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
             raise _fail(
-                file, where, f"unknown key{_suggest(str(key), allowed)}",
+                file,
+                where,
+                f"unknown key{_suggest(str(key), allowed)}",
                 "one of " + ", ".join(allowed),
             )
 
@@ -128,7 +145,9 @@ def read_yaml(path: Path) -> dict:
         raise PimsimInputError(f"malformed YAML: {problem}", file=path, key=where) from None
     if not isinstance(data, dict):
         raise PimsimInputError(
-            f"top level is {type(data).__name__}", file=path, key="(document)",
+            f"top level is {type(data).__name__}",
+            file=path,
+            key="(document)",
             expected="a mapping with 'version: 1'",
         )
     return data
@@ -195,7 +214,9 @@ def _load_preset(name: str, file: str) -> tuple[dict, Path]:
     path = PRESET_DIR / f"{name}.yaml"
     if not isinstance(name, str) or name.startswith("_") or not path.is_file():
         raise _fail(
-            file, "dram.preset", f"unknown DRAM preset {name!r}{_suggest(str(name), available_presets())}",
+            file,
+            "dram.preset",
+            f"unknown DRAM preset {name!r}{_suggest(str(name), available_presets())}",
             "one of " + ", ".join(available_presets()),
         )
     data = read_yaml(path)
@@ -223,15 +244,23 @@ def evaluate_distance(expression: Any, timing: Mapping[str, int], file: str, pat
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise _fail(file, path, f"cannot parse {expression!r} at {text[pos:]!r}",
-                        "terms joined by + and -")
+            raise _fail(
+                file,
+                path,
+                f"cannot parse {expression!r} at {text[pos:]!r}",
+                "terms joined by + and -",
+            )
         number, name, op = match.groups()
         pos = match.end()
         if expect_term and (number or name):
             if name:
                 if name not in timing:
-                    raise _fail(file, path, f"unknown timing parameter {name!r} in {expression!r}"
-                                f"{_suggest(name, timing)}")
+                    raise _fail(
+                        file,
+                        path,
+                        f"unknown timing parameter {name!r} in {expression!r}"
+                        f"{_suggest(name, timing)}",
+                    )
                 value = timing[name]
             else:
                 value = int(number)
@@ -262,13 +291,18 @@ def _expand_commands(items: Any, groups: Mapping[str, list], file: str, path: st
             out.append(item)
         else:
             known = list(COMMAND_NAMES) + list(groups)
-            raise _fail(file, path, f"unknown command {item!r}{_suggest(str(item), known)}",
-                        "one of " + ", ".join(known))
+            raise _fail(
+                file,
+                path,
+                f"unknown command {item!r}{_suggest(str(item), known)}",
+                "one of " + ", ".join(known),
+            )
     return tuple(dict.fromkeys(out))
 
 
-def _compile_rules(raw_rules: Any, groups: Mapping, timing: Mapping[str, int], file: str,
-                   path: str) -> list[TimingRule]:
+def _compile_rules(
+    raw_rules: Any, groups: Mapping, timing: Mapping[str, int], file: str, path: str
+) -> list[TimingRule]:
     if raw_rules is None:
         return []
     if not isinstance(raw_rules, list):
@@ -289,14 +323,16 @@ def _compile_rules(raw_rules: Any, groups: Mapping, timing: Mapping[str, int], f
         distance = max(0, distance)
         window = _int(raw.get("window", 0), file, f"{where}.window", minimum=0)
         if window and scope != "channel":
-            raise _fail(file, f"{where}.window", "rolling-window rules are channel-scoped",
-                        "scope: channel")
+            raise _fail(
+                file, f"{where}.window", "rolling-window rules are channel-scoped", "scope: channel"
+            )
         rules.append(TimingRule(scope, prev, nxt, distance, window, str(raw["distance"])))
     return rules
 
 
-def _resolve_timing(preset_timing: dict, user_timing: dict, may_be_zero: Iterable[str],
-                    file: str, preset_file: str) -> tuple[float, dict[str, int]]:
+def _resolve_timing(
+    preset_timing: dict, user_timing: dict, may_be_zero: Iterable[str], file: str, preset_file: str
+) -> tuple[float, dict[str, int]]:
     """Merge user timing overrides onto the preset; convert `tX_ns` to cycles (ceil)."""
     known = {k for k in preset_timing if _N_NAME.match(k)}
     merged = {k: v for k, v in preset_timing.items()}
@@ -312,9 +348,13 @@ def _resolve_timing(preset_timing: dict, user_timing: dict, may_be_zero: Iterabl
             merged[key] = value
         else:
             allowed = sorted(known) + sorted(f"t{k[1:]}_ns" for k in known) + ["tCK_ns"]
-            raise _fail(file, f"dram.timing.{key}", f"unknown timing parameter{_suggest(key, allowed)}",
-                        "nNAME in cycles or tNAME_ns in nanoseconds, NAME one of "
-                        + ", ".join(k[1:] for k in sorted(known)))
+            raise _fail(
+                file,
+                f"dram.timing.{key}",
+                f"unknown timing parameter{_suggest(key, allowed)}",
+                "nNAME in cycles or tNAME_ns in nanoseconds, NAME one of "
+                + ", ".join(k[1:] for k in sorted(known)),
+            )
     if "tCK_ns" not in merged:
         raise _fail(preset_file, "timing.tCK_ns", "missing", "the clock period in ns")
     tck = _float(merged["tCK_ns"], file, "dram.timing.tCK_ns")
@@ -353,7 +393,8 @@ def resolve_hw_path(name: str | Path) -> Path:
                 return folder / stem
     known = sorted({p.stem for p in REPO_HW_DIR.glob("*.yaml")})
     raise PimsimInputError(
-        f"no such hardware config{_suggest(candidate.stem, known)}", file=str(name),
+        f"no such hardware config{_suggest(candidate.stem, known)}",
+        file=str(name),
         expected="a YAML path or one of " + ", ".join(known),
     )
 
@@ -401,8 +442,11 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
 
     user_timing = _mapping(dram_raw.get("timing"), file, "dram.timing")
     tck, cycles = _resolve_timing(
-        _mapping(preset.get("timing"), preset_file, "timing"), user_timing,
-        preset.get("timing_may_be_zero") or [], file, preset_file,
+        _mapping(preset.get("timing"), preset_file, "timing"),
+        user_timing,
+        preset.get("timing_may_be_zero") or [],
+        file,
+        preset_file,
     )
     groups = preset.get("groups") or {}
     rules = _compile_rules(preset.get("rules"), groups, cycles, preset_file, "rules")
@@ -423,8 +467,9 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         tCK_ns=tck,
         timing_cycles=MappingProxyType(cycles),
         rules=tuple(rules),
-        page_policy=_choice(dram_raw.get("page_policy", "open"), PAGE_POLICIES, file,
-                            "dram.page_policy"),
+        page_policy=_choice(
+            dram_raw.get("page_policy", "open"), PAGE_POLICIES, file, "dram.page_policy"
+        ),
         refresh=refresh,
     )
 
@@ -436,20 +481,31 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
     dtype = _choice(pim_raw.get("dtype", "bf16"), DTYPE_BYTES, file, "pim.dtype")
     banks_per_unit = _int(pim_raw.get("banks_per_mac_unit", 1), file, "pim.banks_per_mac_unit")
     if organization.banks % banks_per_unit:
-        raise _fail(file, "pim.banks_per_mac_unit", f"{banks_per_unit} does not divide "
-                    f"{organization.banks} banks", "a divisor of the bank count")
+        raise _fail(
+            file,
+            "pim.banks_per_mac_unit",
+            f"{banks_per_unit} does not divide {organization.banks} banks",
+            "a divisor of the bank count",
+        )
     lanes_default = organization.access_bytes // DTYPE_BYTES[dtype]
     pim = PimConfig(
         enabled=enabled,
         mac_lanes=_int(pim_raw.get("mac_lanes", lanes_default), file, "pim.mac_lanes"),
         dtype=dtype,
         banks_per_mac_unit=banks_per_unit,
-        global_buffer_bytes=_int(pim_raw.get("global_buffer_bytes", organization.row_bytes),
-                                 file, "pim.global_buffer_bytes"),
+        global_buffer_bytes=_int(
+            pim_raw.get("global_buffer_bytes", organization.row_bytes),
+            file,
+            "pim.global_buffer_bytes",
+        ),
     )
     if pim.enabled and pim.global_buffer_bytes < organization.access_bytes:
-        raise _fail(file, "pim.global_buffer_bytes", f"{pim.global_buffer_bytes} B is smaller "
-                    f"than one column access", f">= {organization.access_bytes}")
+        raise _fail(
+            file,
+            "pim.global_buffer_bytes",
+            f"{pim.global_buffer_bytes} B is smaller than one column access",
+            f">= {organization.access_bytes}",
+        )
 
     asic_raw = _mapping(data.get("asic"), file, "asic")
     _check_keys(asic_raw, ASIC_KEYS, file, "asic")
@@ -470,14 +526,21 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "tCK_ns": tck,
             "timing_cycles": dict(cycles),
             "rules": [
-                {"scope": r.scope, "prev": list(r.prev), "next": list(r.next),
-                 "distance": r.expression, "distance_cycles": r.distance_cycles,
-                 **({"window": r.window} if r.window else {})}
+                {
+                    "scope": r.scope,
+                    "prev": list(r.prev),
+                    "next": list(r.next),
+                    "distance": r.expression,
+                    "distance_cycles": r.distance_cycles,
+                    **({"window": r.window} if r.window else {}),
+                }
                 for r in rules
             ],
         },
         "pim": {
-            "enabled": pim.enabled, "mac_lanes": pim.mac_lanes, "dtype": pim.dtype,
+            "enabled": pim.enabled,
+            "mac_lanes": pim.mac_lanes,
+            "dtype": pim.dtype,
             "banks_per_mac_unit": pim.banks_per_mac_unit,
             "global_buffer_bytes": pim.global_buffer_bytes,
         },
@@ -486,8 +549,14 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
     digest_source = {k: v for k, v in resolved.items() if k != "source"}
     sha = hashlib.sha256(json.dumps(digest_source, sort_keys=True).encode()).hexdigest()
     return HardwareConfig(
-        name=name, description=description, source=file, dram=dram, pim=pim, asic=asic,
-        resolved=MappingProxyType(resolved), sha256=sha,
+        name=name,
+        description=description,
+        source=file,
+        dram=dram,
+        pim=pim,
+        asic=asic,
+        resolved=MappingProxyType(resolved),
+        sha256=sha,
     )
 
 

@@ -15,8 +15,8 @@ from pimsim.dram.tables import (
     CT_HITS,
     CT_MISSES,
     H_S_SC,
-    N_COUNTERS,
     N_CMDS,
+    N_COUNTERS,
     SC_END,
     CompiledTiming,
     compile_timing,
@@ -114,7 +114,7 @@ class ChannelModel:
             if COMMANDS[Cmd(int(cmd))].needs != NEED_OPEN_ROW:
                 continue
             banks = target_banks(int(cmd), bank, org.banks_per_group, org.banks, unit)
-            later = {next_row_of_bank.get(b, None) for b in banks}
+            later = {next_row_of_bank.get(b) for b in banks}
             arr[i, 4] = 0 if later == {row} else 1
             for b in banks:
                 next_row_of_bank[b] = row
@@ -134,6 +134,7 @@ class ChannelModel:
         counters = self.new_counters()
         log, logn = kernel.empty_log(log_capacity)
         end = kernel.run_requests(self.table, state, counters, arr, start, log, logn)
+        self._check_progress(end)
         return ChannelRun(int(end), counters, log[: logn[0]])
 
     # ------------------------------------------------------------------ loop-bound programs
@@ -151,15 +152,32 @@ class ChannelModel:
         state = self.new_state() if state is None else state
         counters = self.new_counters()
         log, logn = kernel.empty_log(log_capacity)
-        end = kernel.run_gemv(self.table, state, counters, chunks, int(segments_per_unit), start,
-                              int(fast), log, logn)
+        end = kernel.run_gemv(
+            self.table, state, counters, chunks, int(segments_per_unit), start, int(fast), log, logn
+        )
+        self._check_progress(end)
         return ChannelRun(int(end), counters, log[: logn[0]])
+
+    def _check_progress(self, end: int) -> None:
+        if end < 0:
+            dram = self.hw.dram
+            raise PimsimInputError(
+                f"refresh ({dram.refresh}, nREFI {dram.t('nREFI')} cycles) closes rows faster "
+                "than a command can use them: the channel can never make progress",
+                file=self.hw.source,
+                key="dram.timing.nREFI",
+                expected="a longer refresh interval or all-bank refresh",
+            )
 
 
 def require_pim(hw: HardwareConfig, what: str) -> None:
     if not hw.pim.enabled:
-        raise PimsimInputError(f"{what} needs in-bank MAC units but pim.enabled is false",
-                               file=hw.source, key="pim.enabled", expected="true")
+        raise PimsimInputError(
+            f"{what} needs in-bank MAC units but pim.enabled is false",
+            file=hw.source,
+            key="pim.enabled",
+            expected="true",
+        )
 
 
 __all__ = ["ChannelModel", "ChannelRun", "LOG_COLUMNS", "N_CMDS", "log_frame", "require_pim"]

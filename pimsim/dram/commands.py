@@ -60,23 +60,54 @@ COMMANDS: dict[Cmd, CommandInfo] = {
     info.cmd: info
     for info in (
         CommandInfo(Cmd.ACT, TARGET_BANK, NEED_CLOSED, EFFECT_OPEN, False, "activate one bank"),
-        CommandInfo(Cmd.ACT4, TARGET_BANKGROUP, NEED_CLOSED, EFFECT_OPEN, False,
-                    "activate the 4 banks of a bank group"),
+        CommandInfo(
+            Cmd.ACT4,
+            TARGET_BANKGROUP,
+            NEED_CLOSED,
+            EFFECT_OPEN,
+            False,
+            "activate the 4 banks of a bank group",
+        ),
         CommandInfo(Cmd.ACT16, TARGET_ALL, NEED_CLOSED, EFFECT_OPEN, False, "activate all banks"),
         CommandInfo(Cmd.PRE, TARGET_BANK, NEED_NOTHING, EFFECT_CLOSE, False, "precharge one bank"),
-        CommandInfo(Cmd.PRE4, TARGET_BANKGROUP, NEED_NOTHING, EFFECT_CLOSE, False,
-                    "precharge a bank group"),
+        CommandInfo(
+            Cmd.PRE4, TARGET_BANKGROUP, NEED_NOTHING, EFFECT_CLOSE, False, "precharge a bank group"
+        ),
         CommandInfo(Cmd.PREA, TARGET_ALL, NEED_NOTHING, EFFECT_CLOSE, False, "precharge all banks"),
         CommandInfo(Cmd.RD, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column read"),
         CommandInfo(Cmd.WR, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column write"),
-        CommandInfo(Cmd.MAC, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True,
-                    "MAC of one column with the global buffer, one bank"),
-        CommandInfo(Cmd.MAC16, TARGET_UNIT, NEED_OPEN_ROW, EFFECT_NONE, True,
-                    "MAC of one column in every MAC unit (all-bank PIM mode)"),
-        CommandInfo(Cmd.WRGB, TARGET_NONE, NEED_NOTHING, EFFECT_NONE, False,
-                    "write one column of the global (input) buffer"),
-        CommandInfo(Cmd.RDMAC, TARGET_NONE, NEED_NOTHING, EFFECT_NONE, False,
-                    "read the MAC result registers"),
+        CommandInfo(
+            Cmd.MAC,
+            TARGET_BANK,
+            NEED_OPEN_ROW,
+            EFFECT_NONE,
+            True,
+            "MAC of one column with the global buffer, one bank",
+        ),
+        CommandInfo(
+            Cmd.MAC16,
+            TARGET_UNIT,
+            NEED_OPEN_ROW,
+            EFFECT_NONE,
+            True,
+            "MAC of one column in every MAC unit (all-bank PIM mode)",
+        ),
+        CommandInfo(
+            Cmd.WRGB,
+            TARGET_NONE,
+            NEED_NOTHING,
+            EFFECT_NONE,
+            False,
+            "write one column of the global (input) buffer",
+        ),
+        CommandInfo(
+            Cmd.RDMAC,
+            TARGET_NONE,
+            NEED_NOTHING,
+            EFFECT_NONE,
+            False,
+            "read the MAC result registers",
+        ),
         CommandInfo(Cmd.REFab, TARGET_ALL, NEED_CLOSED, EFFECT_NONE, False, "all-bank refresh"),
         CommandInfo(Cmd.REFpb, TARGET_BANK, NEED_CLOSED, EFFECT_NONE, False, "per-bank refresh"),
     )
@@ -105,3 +136,23 @@ def target_banks(
     if kind == TARGET_UNIT:
         return [b for b in range(n_banks) if b % banks_per_unit == bank % banks_per_unit]
     return []
+
+
+# command families: the contract keys of the JSON reports ("ACT" counts every activate, ...)
+FAMILIES: dict[str, tuple[Cmd, ...]] = {
+    "ACT": (Cmd.ACT, Cmd.ACT4, Cmd.ACT16),
+    "PRE": (Cmd.PRE, Cmd.PRE4, Cmd.PREA),
+    "RD": (Cmd.RD,),
+    "WR": (Cmd.WR,),
+    "MAC": (Cmd.MAC, Cmd.MAC16),
+    "REF": (Cmd.REFab, Cmd.REFpb),
+    "WRGB": (Cmd.WRGB,),
+    "RDMAC": (Cmd.RDMAC,),
+}
+
+
+def family_counts(by_type: dict[str, int]) -> dict[str, int]:
+    """Per-family totals from per-command-type counts."""
+    return {
+        family: sum(by_type.get(c.name, 0) for c in members) for family, members in FAMILIES.items()
+    }

@@ -49,12 +49,12 @@ from pimsim.dram.tables import (
     H_O_EFFECT,
     H_O_ISALL,
     H_O_NEEDS,
+    H_O_SELF,
     H_O_TARGET,
     H_O_WCOUNT,
     H_O_WD,
     H_O_WN,
     H_O_WNEXT,
-    H_O_SELF,
     H_REFINT,
     H_REFMODE,
     H_S_AB,
@@ -68,11 +68,13 @@ from pimsim.dram.tables import (
     H_S_WP,
     H_UNIT,
     H_WINMAX,
+    MAX_REFRESH_SPINS,
     SC_END,
     SC_FLOOR,
     SC_LAST,
     SC_NEXT_DUE,
     SC_REFCOUNT,
+    SC_STALLED,
     SCOPE_BANK,
     SCOPE_CHANNEL,
 )
@@ -184,7 +186,7 @@ def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
 
 @njit(cache=True)
 def _any_open(tab, st, first, stop, step):
-    for b in range(first, stop, step):
+    for b in range(first, stop, step):  # noqa: SIM110 (an explicit loop compiles to tight code)
         if st[tab[H_S_ROW] + b] >= 0:
             return True
     return False
@@ -234,6 +236,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
     afirst, astop, astep = _target_range(tab, act, bank)
     activated = False
     conflicted = False
+    spins = 0
     while True:
         hit = True
         for b in range(first, stop, step):
@@ -248,7 +251,12 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
             c = act
         t = max(earliest(tab, st, c, bank), start)
         if refresh_if_due(tab, st, ct, t, log, logn):
+            spins += 1
+            if spins > MAX_REFRESH_SPINS:  # refresh closes the row faster than it can be used
+                st[tab[H_S_SC] + SC_STALLED] = 1
+                return t
             continue
+        spins = 0
         issue(tab, st, ct, c, bank, row if c != pre else -1, col if c == cmd else -1, t, log, logn)
         if c == act:
             activated = True
@@ -310,9 +318,17 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
 def run_requests(tab, st, ct, reqs, start, log, logn):
     """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller."""
     for i in range(reqs.shape[0]):
-        cmd, bank, row, col, close_after = reqs[i, 0], reqs[i, 1], reqs[i, 2], reqs[i, 3], reqs[i, 4]
+        cmd, bank, row, col, close_after = (
+            reqs[i, 0],
+            reqs[i, 1],
+            reqs[i, 2],
+            reqs[i, 3],
+            reqs[i, 4],
+        )
         if tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW:
             serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
+            if st[tab[H_S_SC] + SC_STALLED]:
+                return -1
         else:
             serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn)
     return st[tab[H_S_SC] + SC_END]
@@ -376,14 +392,18 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
                     c = 0
                     while c < width:
                         if fast and 0 < c < width - 1:
-                            done = burst(tab, st, ct, MAC16, parity, row, width - 1 - c, start,
-                                         log, logn)
+                            done = burst(
+                                tab, st, ct, MAC16, parity, row, width - 1 - c, start, log, logn
+                            )
                             if done:
                                 c += done
                                 continue
                         close = closed and seg == last_seg_in_row and c == width - 1
-                        serve_column(tab, st, ct, MAC16, parity, row, s * width + c, close,
-                                     start, log, logn)
+                        serve_column(
+                            tab, st, ct, MAC16, parity, row, s * width + c, close, start, log, logn
+                        )
+                        if st[tab[H_S_SC] + SC_STALLED]:
+                            return -1
                         c += 1
                     serve_plain(tab, st, ct, RDMAC, 0, -1, 0, start, log, logn)
                     seg += 1

@@ -39,20 +39,36 @@ H_NCMD, H_BANKS, H_GROUPS, H_BPG, H_UNIT, H_NWIN, H_WINMAX = 0, 1, 2, 3, 4, 5, 6
 H_REFMODE, H_REFI, H_REFINT, H_CLOSED, H_STATE_SIZE = 7, 8, 9, 10, 11
 H_O_CSR_START, H_O_CSR_SCOPE, H_O_CSR_NEXT, H_O_CSR_DIST = 12, 13, 14, 15
 H_O_CHALL, H_O_TARGET, H_O_NEEDS, H_O_EFFECT, H_O_ISCOL, H_O_COMPL, H_O_ISALL = (
-    16, 17, 18, 19, 20, 21, 22,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
 )
 H_O_WCOUNT, H_O_WNEXT, H_O_WN, H_O_WD = 23, 24, 25, 26
 # state layout offsets (stored in the table too)
 H_S_EB, H_S_EG, H_S_EC, H_S_AB, H_S_AG, H_S_ROW, H_S_WH, H_S_WP, H_S_SC = (
-    27, 28, 29, 30, 31, 32, 33, 34, 35,
+    27,
+    28,
+    29,
+    30,
+    31,
+    32,
+    33,
+    34,
+    35,
 )
 H_ROWS, H_COLUMNS = 36, 37
 H_O_SELF = 38
 HEADER_SIZE = 40
 
 # scalar slots of the state (at offset H_S_SC)
-SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END = 0, 1, 2, 3, 4
-N_SCALARS = 5
+SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED = 0, 1, 2, 3, 4, 5
+N_SCALARS = 6
+# a command that waits behind this many refreshes in a row can never issue (refresh livelock)
+MAX_REFRESH_SPINS = 256
 
 REFRESH_CODES = {"none": 0, "all_bank": 1, "per_bank": 2}
 
@@ -86,8 +102,7 @@ def _distance_matrix(hw: HardwareConfig) -> tuple[np.ndarray, list]:
         for p in prev:
             for x in nxt:
                 no_banks = (
-                    COMMANDS[Cmd(p)].target == TARGET_NONE
-                    or COMMANDS[Cmd(x)].target == TARGET_NONE
+                    COMMANDS[Cmd(p)].target == TARGET_NONE or COMMANDS[Cmd(x)].target == TARGET_NONE
                 )
                 if scope != SCOPE_CHANNEL and no_banks:
                     continue  # a channel-level command shares no bank: the rule never applies
@@ -187,9 +202,22 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     ]
     header = np.zeros(HEADER_SIZE, dtype=np.int64)
     offset_slots = [
-        H_O_CSR_START, H_O_CSR_SCOPE, H_O_CSR_NEXT, H_O_CSR_DIST, H_O_CHALL, H_O_TARGET,
-        H_O_NEEDS, H_O_EFFECT, H_O_ISCOL, H_O_COMPL, H_O_ISALL, H_O_WCOUNT, H_O_WNEXT, H_O_WN,
-        H_O_WD, H_O_SELF,
+        H_O_CSR_START,
+        H_O_CSR_SCOPE,
+        H_O_CSR_NEXT,
+        H_O_CSR_DIST,
+        H_O_CHALL,
+        H_O_TARGET,
+        H_O_NEEDS,
+        H_O_EFFECT,
+        H_O_ISCOL,
+        H_O_COMPL,
+        H_O_ISALL,
+        H_O_WCOUNT,
+        H_O_WNEXT,
+        H_O_WN,
+        H_O_WD,
+        H_O_SELF,
     ]
     parts, pos = [header], HEADER_SIZE
     for slot, (_, array) in zip(offset_slots, sections, strict=True):
@@ -199,15 +227,26 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
 
     # state layout
     state_sections = [
-        (H_S_EB, n_banks * N_CMDS), (H_S_EG, n_groups * N_CMDS), (H_S_EC, N_CMDS),
-        (H_S_AB, N_CMDS), (H_S_AG, N_CMDS), (H_S_ROW, n_banks),
-        (H_S_WH, max(n_win, 1) * win_max), (H_S_WP, max(n_win, 1)), (H_S_SC, N_SCALARS),
+        (H_S_EB, n_banks * N_CMDS),
+        (H_S_EG, n_groups * N_CMDS),
+        (H_S_EC, N_CMDS),
+        (H_S_AB, N_CMDS),
+        (H_S_AG, N_CMDS),
+        (H_S_ROW, n_banks),
+        (H_S_WH, max(n_win, 1) * win_max),
+        (H_S_WP, max(n_win, 1)),
+        (H_S_SC, N_SCALARS),
     ]
     spos = 0
     for slot, size in state_sections:
         header[slot] = spos
         spos += size
-    header[H_NCMD], header[H_BANKS], header[H_GROUPS], header[H_BPG] = N_CMDS, n_banks, n_groups, bpg
+    header[H_NCMD], header[H_BANKS], header[H_GROUPS], header[H_BPG] = (
+        N_CMDS,
+        n_banks,
+        n_groups,
+        bpg,
+    )
     header[H_UNIT], header[H_NWIN], header[H_WINMAX] = unit, n_win, win_max
     header[H_REFMODE], header[H_REFI], header[H_REFINT] = refresh, n_refi, ref_interval
     header[H_CLOSED] = 1 if hw.dram.page_policy == "closed" else 0
@@ -216,12 +255,13 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     table = np.concatenate(parts)
 
     state = np.full(spos, NEVER, dtype=np.int64)
-    state[header[H_S_ROW]: header[H_S_ROW] + n_banks] = -1
-    state[header[H_S_WP]: header[H_S_WP] + max(n_win, 1)] = 0
+    state[header[H_S_ROW] : header[H_S_ROW] + n_banks] = -1
+    state[header[H_S_WP] : header[H_S_WP] + max(n_win, 1)] = 0
     sc = header[H_S_SC]
     state[sc + SC_FLOOR] = 0
     state[sc + SC_NEXT_DUE] = ref_interval if refresh else (1 << 62)
     state[sc + SC_REFCOUNT] = 0
     state[sc + SC_LAST] = -1
     state[sc + SC_END] = 0
+    state[sc + SC_STALLED] = 0
     return CompiledTiming(table=table, initial_state=state, dist=dist)

@@ -61,7 +61,9 @@ class _Reader:
             if ok and value <= 0:
                 raise self.error(key, f"must be positive, got {value}", "a positive integer")
         elif kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if ok and not value > 0:
+                raise self.error(key, f"must be positive, got {value}", "a positive number")
         else:
             ok = isinstance(value, kind)
         if not ok:

@@ -26,7 +26,7 @@ import pandas as pd
 from pimsim.errors import PimsimInputError
 from pimsim.workload.costs import op_costs
 from pimsim.workload.graph import INPUT, PREV_HEAD, PREV_STEP, GraphNode, build_graph
-from pimsim.workload.params import weight_name
+from pimsim.workload.params import qualified_name
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.table import KINDS, TRACE_SCHEMA, make_op_table
 
@@ -153,9 +153,9 @@ def _template(spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool) 
             ],
             dtype=np.int64,
         ),
-        "name_code": np.array([names.code(weight_name(lay, nd.name)) for lay, nd, _ in rows]),
+        "name_code": np.array([names.code(qualified_name(lay, nd.name)) for lay, nd, _ in rows]),
         "weight_code": np.array(
-            [names.code(weight_name(lay, nd.weight) if nd.weight else "") for lay, nd, _ in rows]
+            [names.code(qualified_name(lay, nd.weight) if nd.weight else "") for lay, nd, _ in rows]
         ),
         "layer": np.array([r[0] for r in rows], dtype=np.int64),
         "param_elems": np.array(

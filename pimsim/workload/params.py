@@ -45,8 +45,8 @@ def _layer_names(spec: ModelSpec, graph: DecoderGraph) -> list[tuple[int, GraphN
     return out
 
 
-def weight_name(layer: int, node_name: str) -> str:
-    """Global name of a node's weight: `L3.qkv` inside layer 3, the bare name outside."""
+def qualified_name(layer: int, node_name: str) -> str:
+    """Model-wide name of a node or its weight: `L3.qkv` inside layer 3, the bare name outside."""
     return f"L{layer}.{node_name}" if layer >= 0 else node_name
 
 
@@ -56,7 +56,7 @@ def weight_matrices(spec: ModelSpec) -> list[WeightMatrix]:
     bpe = spec.bytes_per_element
     return [
         WeightMatrix(
-            name=weight_name(layer, node.weight),
+            name=qualified_name(layer, node.weight),
             layer=layer,
             in_features=node.in_features,
             out_features=node.out_features,

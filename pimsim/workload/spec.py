@@ -92,7 +92,8 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
-        """Inverse of `to_dict`; unknown or missing keys raise `SpecFieldError`-mapped errors."""
+        """Inverse of `to_dict`; an unknown, missing or invalid key raises `PimsimInputError`
+        with `key` set to the field name."""
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(names))
         if unknown:
