@@ -6,6 +6,8 @@ import argparse
 
 import yaml
 
+from pimsim.commands.common import add_set_option
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,14 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the full resolved YAML. Exit 2 with the file and key path if it is bad.",
     )
     p.add_argument("file", metavar="FILE", help="hardware YAML path or name in hw_configs/")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key before validating (repeatable)",
-    )
+    add_set_option(p)
     p.add_argument("--resolved", action="store_true", help="print the full resolved YAML")
     p.set_defaults(func=run)
 

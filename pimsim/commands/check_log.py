@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from pimsim.commands.common import add_set_option
+
 SHOW = 20  # violations printed before the summary
 
 EPILOG = (
@@ -24,14 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE", help="command log CSV")
     p.add_argument("--hw", required=True, help="hardware config: path or name in hw_configs/")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a hardware key, e.g. dram.refresh=per_bank (repeatable)",
-    )
+    add_set_option(p)
     p.add_argument(
         "--tight",
         action="store_true",

@@ -11,6 +11,10 @@ def add_hw_options(p: argparse.ArgumentParser) -> None:
         required=True,
         help="hardware config: a YAML path or a name in hw_configs/ (gddr6_aim, hbm_pim)",
     )
+    add_set_option(p)
+
+
+def add_set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set",
         dest="overrides",
