@@ -29,6 +29,7 @@ from pimsim.config.schema import (
 )
 from pimsim.dram.commands import COMMAND_NAMES
 from pimsim.errors import PimsimInputError
+from pimsim.io_utils import read_yaml
 
 CONFIG_VERSION = 1
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets" / "dram"
@@ -128,29 +129,6 @@ def _str(value: Any, file: str, path: str) -> str:
     if not isinstance(value, str) or not value:
         raise _fail(file, path, f"got {value!r}", "a non-empty string")
     return value
-
-
-def read_yaml(path: Path) -> dict:
-    """Read a YAML mapping; malformed YAML names the file, line and column."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read file: {exc.strerror}", file=path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PimsimInputError(f"malformed YAML: {problem}", file=path, key=where) from None
-    if not isinstance(data, dict):
-        raise PimsimInputError(
-            f"top level is {type(data).__name__}",
-            file=path,
-            key="(document)",
-            expected="a mapping with 'version: 1'",
-        )
-    return data
 
 
 def _deep_merge(base: dict, override: Mapping) -> dict:

@@ -33,9 +33,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pimsim.errors import PimsimInputError
+from pimsim.io_utils import read_yaml
 from pimsim.workload.spec import ModelSpec, spec_field_names
 
 TOP_KEYS = ("version", "name", "family", "description", "source", "dtype", "architecture")
@@ -53,16 +52,7 @@ ARCH_REQUIRED = (
 
 def load_workload_yaml(path: str | Path) -> ModelSpec:
     """Read and validate a workload YAML; errors name the file and the key path."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read: {exc.strerror}", file=path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PimsimInputError(f"not valid YAML: {exc}", file=path) from None
-    return workload_from_mapping(data, file=path)
+    return workload_from_mapping(read_yaml(path), file=path)
 
 
 def workload_from_mapping(data: Any, *, file: str | Path | None = None) -> ModelSpec:
