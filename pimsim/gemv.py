@@ -34,7 +34,7 @@ class GemvPlan:
     cols: int
     rows_per_channel: tuple[int, ...]
     segments_per_unit: tuple[int, ...]  # per channel
-    chunks: np.ndarray = field(repr=False)  # (width_columns, slots_per_row, first_row)
+    chunks: np.ndarray = field(repr=False)  # (width, slots_per_row, first_row, slot_pitch)
     dram_rows_used: int  # per bank
 
 
@@ -87,7 +87,7 @@ def plan_gemv(hw: HardwareConfig, rows: int, cols: int, first_row: int = 0) -> G
         width = math.ceil(elems / per_access)
         slots = org.columns // width
         dram_rows = math.ceil(max_segments / (slots * pim.banks_per_mac_unit))
-        chunk_rows.append((width, slots, next_row))
+        chunk_rows.append((width, slots, next_row, width))
         next_row += dram_rows
         remaining -= elems
     if next_row > org.rows:

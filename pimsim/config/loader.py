@@ -50,7 +50,16 @@ DRAM_KEYS = (
     "rules_extra",
 )
 PIM_KEYS = ("enabled", "mac_lanes", "dtype", "banks_per_mac_unit", "global_buffer_bytes")
-ASIC_KEYS = ("clock_GHz",)
+ASIC_FLOAT_KEYS = ("clock_GHz", "link_bandwidth_GBps", "link_latency_ns")
+ASIC_INT_KEYS = (
+    "vector_lanes",
+    "pipeline_latency_cycles",
+    "sram_bytes",
+    "exp_taylor_terms",
+    "reciprocal_nr_iterations",
+    "rsqrt_nr_iterations",
+)
+ASIC_KEYS = ASIC_FLOAT_KEYS + ASIC_INT_KEYS
 PRESET_KEYS = (
     "version",
     "name",
@@ -487,7 +496,16 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
 
     asic_raw = _mapping(data.get("asic"), file, "asic")
     _check_keys(asic_raw, ASIC_KEYS, file, "asic")
-    asic = AsicConfig(clock_GHz=_float(asic_raw.get("clock_GHz", 1.0), file, "asic.clock_GHz"))
+    defaults = AsicConfig()
+    asic_values: dict[str, Any] = {}
+    for key in ASIC_FLOAT_KEYS:
+        asic_values[key] = _float(asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}")
+    for key in ASIC_INT_KEYS:
+        minimum = 0 if key == "pipeline_latency_cycles" else 1
+        asic_values[key] = _int(
+            asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}", minimum=minimum
+        )
+    asic = AsicConfig(**asic_values)
 
     resolved = {
         "version": CONFIG_VERSION,
@@ -522,7 +540,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "banks_per_mac_unit": pim.banks_per_mac_unit,
             "global_buffer_bytes": pim.global_buffer_bytes,
         },
-        "asic": {"clock_GHz": asic.clock_GHz},
+        "asic": dict(asic_values),
     }
     digest_source = {k: v for k, v in resolved.items() if k != "source"}
     sha = hashlib.sha256(json.dumps(digest_source, sort_keys=True).encode()).hexdigest()

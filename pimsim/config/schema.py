@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -78,8 +78,21 @@ class PimConfig:
 
 @dataclass(frozen=True)
 class AsicConfig:
-    clock_GHz: float
-    extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    """The controller ASIC: vector units, SRAM, and the link to the PIM chips."""
+
+    clock_GHz: float = 1.0  # PIM-GPT: 28 nm ASIC at 1 GHz
+    vector_lanes: int = 64  # elements per cycle in each vector pipeline stage
+    pipeline_latency_cycles: int = 8  # fill latency of a vector pipeline, per op
+    sram_bytes: int = 1 << 20  # on-chip buffer for activations and partial sums
+    exp_taylor_terms: int = 8  # exp by Taylor series (PIM-GPT)
+    reciprocal_nr_iterations: int = 3  # 1/x by Newton-Raphson (PIM-GPT)
+    rsqrt_nr_iterations: int = 2  # fast inverse square root refinement (PIM-GPT)
+    link_bandwidth_GBps: float = 32.0  # per channel: 16 Gb/s/pin x 16 DQ (GDDR6)
+    link_latency_ns: float = 10.0  # ASIC <-> PIM one-way latency per transfer
+
+    @property
+    def cycle_ps(self) -> int:
+        return round(1000 / self.clock_GHz)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ from pimsim.dram.tables import (
     H_S_SC,
     H_S_WH,
     H_S_WP,
+    H_STATE_SIZE,
     H_UNIT,
     H_WINMAX,
     MAX_REFRESH_SPINS,
@@ -357,20 +358,90 @@ def run_raw(tab, st, ct, cmds, out_cycles, log, logn):
 
 
 @njit(cache=True)
+def snapshot(tab, st, current_row, out):
+    """Canonical state relative to the channel floor and the current row, into `out`.
+
+    Timers below the floor are clamped (they can never bind), everything is expressed relative
+    to the floor, open rows relative to `current_row`; the refresh schedule is left out (the
+    caller only fast-forwards spans that end before the next refresh is due).
+    """
+    sc = tab[H_S_SC]
+    floor = st[sc + SC_FLOOR]
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        out[i] = max(st[i], floor) - floor
+    for b in range(tab[H_BANKS]):
+        r = st[tab[H_S_ROW] + b]
+        out[tab[H_S_ROW] + b] = r - current_row if r >= 0 else -(1 << 40)
+    n_win = tab[H_NWIN]
+    for w in range(max(n_win, 1)):
+        low = floor - tab[tab[H_O_WD] + w] if n_win else floor
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            out[base + k] = max(st[base + k], low) - floor
+        out[tab[H_S_WP] + w] = st[tab[H_S_WP] + w]
+    out[sc + SC_FLOOR] = 0
+    out[sc + SC_NEXT_DUE] = 0
+    out[sc + SC_REFCOUNT] = 0
+    out[sc + SC_LAST] = st[sc + SC_LAST] - floor
+    out[sc + SC_END] = st[sc + SC_END] - floor
+    out[sc + SC_STALLED] = st[sc + SC_STALLED]
+
+
+@njit(cache=True)
+def rows_before_refresh(tab, st, period, full_rows):
+    """How many further rows of `period` cycles end before the next refresh falls due."""
+    if period <= 0:
+        return 0
+    if tab[H_REFMODE] == 0:
+        return full_rows
+    due = st[tab[H_S_SC] + SC_NEXT_DUE]
+    last = st[tab[H_S_SC] + SC_LAST]
+    # the latest command of the j-th further row issues at last + j * period; all must be < due
+    return max(0, min(full_rows, (due - 1 - last) // period))
+
+
+@njit(cache=True)
+def shift_state(tab, st, cycles, rows):
+    """Move the whole channel state `cycles` later and its open rows `rows` further."""
+    sc = tab[H_S_SC]
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        st[i] += cycles
+    for b in range(tab[H_BANKS]):
+        if st[tab[H_S_ROW] + b] >= 0:
+            st[tab[H_S_ROW] + b] += rows
+    for w in range(tab[H_NWIN]):
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            st[base + k] += cycles
+    st[sc + SC_FLOOR] += cycles
+    st[sc + SC_LAST] += cycles
+    st[sc + SC_END] += cycles
+
+
+@njit(cache=True)
 def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
     """All-bank PIM GEMV on one channel.
 
-    chunks: rows (width_columns, slots_per_row, first_row). For each chunk of the input vector:
+    chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns). For each chunk:
     write it into the global buffer (one WRGB per column), then for every segment (one matrix
     row's slice, `width` columns, in lock step in every MAC unit) issue `width` MAC16 commands
     and read the unit results (RDMAC). Segments fill DRAM rows slot by slot, and each slot holds
     one segment per bank served by a unit (MAC16 parity 0 .. banks_per_unit-1).
-    With `fast`, runs of identical commands are fast-forwarded by `burst` (exact).
+    With `fast`, runs of identical commands are fast-forwarded by `burst`, and when a DRAM row
+    leaves the same canonical state (`snapshot`) as the row before it, with no refresh in
+    between, the following full rows are skipped in one step up to the next refresh (exact:
+    the timing recurrences are translation invariant, so each row repeats the last one
+    `period` cycles later with the same command counts).
     """
     unit = tab[H_UNIT]
     closed = tab[H_CLOSED]
+    snap_prev = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
+    snap_now = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
+    ct_prev = np.zeros(ct.shape[0], dtype=np.int64)
+    floor_prev = 0
+    refreshes_prev = 0
     for k in range(chunks.shape[0]):
-        width, slots, first_row = chunks[k, 0], chunks[k, 1], chunks[k, 2]
+        width, slots, first_row, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 2], chunks[k, 3]
         c = 0
         while c < width:
             if fast and c > 0:
@@ -383,7 +454,31 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
         per_row = slots * unit
         seg = 0
         row = first_row
+        have_prev = False
         while seg < segments_per_unit:
+            if fast and have_prev and seg + per_row <= segments_per_unit and logn[0] >= log.shape[0]:
+                # the row just finished left the same canonical state as the one before it:
+                # every further full row repeats it exactly P cycles later, until refresh is due
+                snapshot(tab, st, row - 1, snap_now)
+                same_refreshes = st[tab[H_S_SC] + SC_REFCOUNT] == refreshes_prev
+                if same_refreshes and np.array_equal(snap_now, snap_prev):
+                    period = st[tab[H_S_SC] + SC_FLOOR] - floor_prev
+                    full_rows = (segments_per_unit - seg) // per_row
+                    skip = rows_before_refresh(tab, st, period, full_rows)
+                    if skip > 0:
+                        shift_state(tab, st, skip * period, skip)
+                        for i in range(ct.shape[0]):
+                            ct[i] += skip * (ct[i] - ct_prev[i])
+                        seg += skip * per_row
+                        row += skip
+                        have_prev = False
+                        continue
+            if fast and logn[0] >= log.shape[0]:
+                snapshot(tab, st, row - 1, snap_prev)
+                floor_prev = st[tab[H_S_SC] + SC_FLOOR]
+                refreshes_prev = st[tab[H_S_SC] + SC_REFCOUNT]
+                ct_prev[:] = ct
+                have_prev = seg > 0
             last_seg_in_row = min(segments_per_unit, seg + per_row) - 1
             for s in range(slots):
                 for parity in range(unit):
@@ -400,7 +495,7 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
                                 continue
                         close = closed and seg == last_seg_in_row and c == width - 1
                         serve_column(
-                            tab, st, ct, MAC16, parity, row, s * width + c, close, start, log, logn
+                            tab, st, ct, MAC16, parity, row, s * pitch + c, close, start, log, logn
                         )
                         if st[tab[H_S_SC] + SC_STALLED]:
                             return -1
@@ -414,3 +509,27 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
 def empty_log(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """A command log buffer (cycle, cmd, bank, row, col) of `capacity` rows and its fill count."""
     return np.zeros((max(capacity, 0), 5), dtype=np.int64), np.zeros(1, dtype=np.int64)
+
+
+@njit(cache=True)
+def canonicalize(tab, st):
+    """Clamp every timer that can no longer bind to the channel floor (semantics preserved).
+
+    Every future command issues at or after the floor, so an earliest-cycle value below it, or a
+    window entry older than floor - window distance, can never matter again; clamping them makes
+    two channels with the same future behaviour have byte-identical states. SC_LAST is only
+    bookkeeping (never read by the timing) and is reset too.
+    """
+    sc = tab[H_S_SC]
+    floor = st[sc + SC_FLOOR]
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):  # EB, EG, EC, AB, AG are contiguous
+        if st[i] < floor:
+            st[i] = floor
+    n_win = tab[H_NWIN]
+    for w in range(n_win):
+        low = floor - tab[tab[H_O_WD] + w]
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            if st[base + k] < low:
+                st[base + k] = low
+    st[sc + SC_LAST] = floor - 1

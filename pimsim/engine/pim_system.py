@@ -1,0 +1,103 @@
+"""All PIM channels of a system, each carrying its exact state from operator to operator.
+
+Channels whose states are byte-identical (after `canonicalize`, which only drops timers that can
+never bind again) and that receive the same program stay identical, so each such class is
+simulated once and its command counts are multiplied by its size (exact reuse). In exact mode
+every channel is its own class and every command goes through the kernel one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.dram import kernel
+from pimsim.dram.channel import ChannelModel
+from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES
+from pimsim.mapping.programs import ChannelProgram
+
+
+@dataclass
+class ChannelClass:
+    channels: list[int]
+    state: np.ndarray = field(repr=False)
+
+
+@dataclass
+class OpRun:
+    """One operator on the PIM channels: when it ended and what it issued (all channels)."""
+
+    end_cycle: int
+    counters: np.ndarray = field(repr=False)
+    busiest_channel_cycles: int
+
+
+class PimSystem:
+    def __init__(self, hw: HardwareConfig, *, exact: bool = False) -> None:
+        self.hw = hw
+        self.exact = exact
+        self.model = ChannelModel(hw)
+        channels = list(range(hw.dram.channels))
+        if exact:
+            self.classes = [ChannelClass([c], self.model.new_state()) for c in channels]
+        else:
+            self.classes = [ChannelClass(channels, self.model.new_state())]
+        self.counters = self.model.new_counters()  # totals over all channels
+        self.kernel_calls = 0
+
+    def run(self, programs: list[ChannelProgram], start_cycle: int) -> OpRun:
+        """Run one operator (a program per channel) starting no earlier than `start_cycle`."""
+        op_counters = self.model.new_counters()
+        end = start_cycle
+        busiest = 0
+        new_classes: list[ChannelClass] = []
+        for cls in self.classes:
+            groups: dict[tuple, list[int]] = {}
+            for ch in cls.channels:
+                groups.setdefault(programs[ch].key, []).append(ch)
+            for index, channels in enumerate(groups.values()):
+                state = cls.state if index == len(groups) - 1 else cls.state.copy()
+                program = programs[channels[0]]
+                if not program.is_empty:
+                    counters = self._run_program(program, state, start_cycle)
+                    finish = self.model.end_cycle(state)
+                    end = max(end, finish)
+                    busiest = max(busiest, finish - start_cycle)
+                    op_counters += counters * len(channels)
+                if not self.exact:
+                    kernel.canonicalize(self.model.table, state)
+                new_classes.append(ChannelClass(channels, state))
+        self.classes = self._merge(new_classes)
+        self.counters += op_counters
+        return OpRun(end, op_counters, busiest)
+
+    def _run_program(self, program: ChannelProgram, state: np.ndarray, start: int) -> np.ndarray:
+        self.kernel_calls += 1
+        if program.requests is not None:
+            run = self.model.run_requests(program.requests, state=state, start=start)
+        else:
+            run = self.model.run_gemv(program.chunks, program.segments, state=state, start=start,
+                                      fast=not self.exact)
+        return run.counters
+
+    def _merge(self, classes: list[ChannelClass]) -> list[ChannelClass]:
+        if self.exact or len(classes) == 1:
+            return classes
+        merged: dict[bytes, ChannelClass] = {}
+        for cls in classes:
+            key = cls.state.tobytes()
+            if key in merged:
+                merged[key].channels.extend(cls.channels)
+            else:
+                merged[key] = cls
+        out = list(merged.values())
+        for cls in out:
+            cls.channels.sort()
+        return out
+
+    @property
+    def row_hit_rate(self) -> float:
+        accesses = self.counters[CT_HITS] + self.counters[CT_MISSES] + self.counters[CT_CONFLICTS]
+        return float(self.counters[CT_HITS] / accesses) if accesses else 0.0

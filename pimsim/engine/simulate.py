@@ -1,0 +1,274 @@
+"""Operator-level simulation with SimPy: who waits for whom, and what overlaps.
+
+Time is integer picoseconds. One long-lived process per hardware unit consumes that unit's
+operators in program order:
+- `pim`: every VMM-like operator (weight VMMs, q.K^T, softmax x V, KV-cache writes) on all
+  channels, through the exact channel engine (`PimSystem`), after the ASIC->PIM link latency;
+- `vector`: the ASIC vector unit (norms, softmax, activations, adds) and the partial-sum
+  reductions of chunked VMMs;
+- `link`: embedding-row fetches.
+Modes: `serial` (PIM-GPT's: the next instruction issues only when ASIC and PIM are idle, i.e.
+every operator waits for the previous one) and `overlap` (an operator waits only for its
+dependencies and its unit, so the ASIC reduces one VMM while PIM computes the next and KV
+writes overlap vector work).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.engine.pim_system import PimSystem
+from pimsim.errors import PimsimInputError
+from pimsim.mapping import ModelMapping
+from pimsim.mapping.programs import ChannelProgram
+
+PIM_KINDS = ("vmm", "gemm", "attn_score", "attn_value", "kv_write")
+LINK_KINDS = ("embed",)
+MODES = ("serial", "overlap")
+
+
+@dataclass
+class SimResult:
+    mode: str
+    end_ps: int
+    op_start_ps: np.ndarray = field(repr=False)
+    op_end_ps: np.ndarray = field(repr=False)
+    op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link
+    reduce_ps: np.ndarray = field(repr=False)  # reduction time attributed to each op
+    pim: PimSystem = field(repr=False)
+    lm_head_end_ps: list[int] = field(default_factory=list)
+    timeline: list[tuple] = field(default_factory=list, repr=False)
+
+
+def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None) -> None:
+    known = set(PIM_KINDS) | set(LINK_KINDS) | set(vector_kinds)
+    bad = sorted(set(table["kind"]) - known)
+    if bad:
+        first = table[table["kind"] == bad[0]].iloc[0]
+        raise PimsimInputError(
+            f"operator {first['name']!r} (id {first['id']}) has unknown kind {bad[0]!r}",
+            file=source, key="kind", expected="one of " + ", ".join(sorted(known)),
+        )
+
+
+class _Programs:
+    """The per-channel programs of each PIM operator."""
+
+    def __init__(self, mapping: ModelMapping) -> None:
+        self.mapping = mapping
+
+    def of(self, kind: str, layer: int, weight: str, context: int) -> tuple[list, int, int]:
+        """(programs, partial sums per output, outputs) of one operator."""
+        if kind in ("vmm", "gemm"):
+            layout = self.mapping.matrices.get(weight)
+            if layout is None:
+                raise PimsimInputError(f"operator uses weight {weight!r}, which the model "
+                                       "mapping does not hold", key="weight")
+            return layout.programs, layout.partials, layout.out_features
+        kv = self.mapping.kv[layer]
+        if kind == "attn_score":
+            return kv.score_programs(context), 1, kv.heads * context
+        if kind == "attn_value":
+            programs = kv.value_programs(context)
+            partials = max((len(p.chunks) for p in programs if not p.is_empty), default=1)
+            heads_per_channel = math.ceil(kv.heads / self.mapping.geo.channels)
+            return programs, max(1, partials // heads_per_channel), kv.heads * kv.d_head
+        return kv.write_programs(context - 1), 1, 0
+
+
+def simulate(
+    hw: HardwareConfig,
+    table: pd.DataFrame,
+    mapping: ModelMapping,
+    *,
+    mode: str = "overlap",
+    exact: bool = False,
+    timeline_tokens: int = 0,
+    progress: bool | None = None,
+) -> SimResult:
+    """Run the operator table on the PIM system; returns per-op times and the PIM state."""
+    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table, reduction_cycles
+    from pimsim.asic.link import link_transfer_ps
+
+    if mode not in MODES:
+        raise PimsimInputError(f"got {mode!r}", key="--mode", expected=" or ".join(MODES))
+    check_kinds(table, set(VECTOR_KINDS), None)
+    asic = hw.asic
+    tck_ps = round(hw.dram.tCK_ns * 1000)
+    cycle_ps = asic.cycle_ps
+    link_ps = round(asic.link_latency_ns * 1000)
+    n = len(table)
+    kinds = table["kind"].to_numpy()
+    layers = table["layer"].to_numpy()
+    tokens = table["token"].to_numpy()
+    contexts = table["context"].to_numpy()
+    weights = table["weight"].to_numpy()
+    ms = table["m"].to_numpy()
+    names = table["name"].to_numpy()
+    outs = table["out_features"].to_numpy()
+    deps = table["deps"].to_list()
+    ids = table["id"].to_numpy()
+    if not np.array_equal(ids, np.arange(n)):
+        raise PimsimInputError("operator ids must be 0..n-1 in order", key="id")
+    vector_ps = asic_cycles_for_table(table, asic).astype(np.int64) * cycle_ps
+    pim_system = PimSystem(hw, exact=exact)
+    programs = _Programs(mapping)
+    unit = np.where(np.isin(kinds, PIM_KINDS), 0, np.where(np.isin(kinds, LINK_KINDS), 2, 1))
+
+    env = simpy.Environment()
+    done = [env.event() for _ in range(n)]
+    start_ps = np.zeros(n, dtype=np.int64)
+    end_ps = np.zeros(n, dtype=np.int64)
+    reduce_ps = np.zeros(n, dtype=np.int64)
+    lm_ends: list[int] = []
+    timeline: list[tuple] = []
+    record = timeline_tokens > 0
+    bar = _progress_bar(n, progress)
+
+    def wait_for(i: int):
+        pending = [done[d] for d in deps[i] if not done[d].triggered]
+        return env.all_of(pending) if pending else None
+
+    def pim_part(i: int):
+        progs, partials, outputs = programs.of(kinds[i], layers[i], weights[i], contexts[i])
+        repeats = int(ms[i]) if kinds[i] == "gemm" else 1
+        t0 = env.now + link_ps
+        finish_ps = t0
+        for _ in range(repeats):
+            run = pim_system.run(progs, math.ceil(finish_ps / tck_ps))
+            finish_ps = max(finish_ps, run.end_cycle * tck_ps)
+        red = reduction_cycles(partials, outputs * repeats, asic) * cycle_ps if partials > 1 else 0
+        return finish_ps, red
+
+    def log(i: int, unit_name: str, t0: int, t1: int) -> None:
+        if record and tokens[i] < timeline_tokens:
+            timeline.append((unit_name, names[i], kinds[i], int(tokens[i]), t0, t1))
+
+    def finish(i: int) -> None:
+        end_ps[i] = env.now
+        if names[i] == "lm_head":
+            lm_ends.append(env.now)
+        done[i].succeed()
+        if bar is not None:
+            bar.update(1)
+
+    def serial_process():
+        for i in range(n):
+            start_ps[i] = env.now
+            if unit[i] == 0:
+                finish_ps, red = pim_part(i)
+                yield env.timeout(finish_ps - env.now)
+                log(i, "pim", int(start_ps[i]), env.now)
+                if red:
+                    t0 = env.now
+                    yield env.timeout(red)
+                    reduce_ps[i] = red
+                    log(i, "vector", t0, env.now)
+            elif unit[i] == 1:
+                yield env.timeout(int(vector_ps[i]))
+                log(i, "vector", int(start_ps[i]), env.now)
+            else:
+                yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
+                log(i, "link", int(start_ps[i]), env.now)
+            finish(i)
+
+    pim_ready = [None] * n  # PIM part done, reduction pending (overlap mode)
+    reductions: list[int] = []
+
+    def pim_process():
+        for i in np.flatnonzero(unit == 0):
+            waiting = wait_for(i)
+            if waiting is not None:
+                yield waiting
+            start_ps[i] = env.now
+            finish_ps, red = pim_part(i)
+            yield env.timeout(finish_ps - env.now)
+            log(i, "pim", int(start_ps[i]), env.now)
+            if red:
+                reduce_ps[i] = red
+                pim_ready[i].succeed()
+            else:
+                finish(i)
+
+    def vector_process():
+        for i in np.flatnonzero((unit == 1) | np.isin(np.arange(n), reductions)):
+            if unit[i] == 0:
+                if not pim_ready[i].triggered:
+                    yield pim_ready[i]
+                t0 = env.now
+                yield env.timeout(int(reduce_ps[i]))
+                log(i, "vector", t0, env.now)
+                finish(i)
+                continue
+            waiting = wait_for(i)
+            if waiting is not None:
+                yield waiting
+            start_ps[i] = env.now
+            yield env.timeout(int(vector_ps[i]))
+            log(i, "vector", int(start_ps[i]), env.now)
+            finish(i)
+
+    def link_process():
+        for i in np.flatnonzero(unit == 2):
+            waiting = wait_for(i)
+            if waiting is not None:
+                yield waiting
+            start_ps[i] = env.now
+            yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
+            log(i, "link", int(start_ps[i]), env.now)
+            finish(i)
+
+    if mode == "serial":
+        env.process(serial_process())
+    else:
+        # every PIM op with a chunked output gets a reduction job on the vector unit
+        for i in np.flatnonzero(unit == 0):
+            pim_ready[i] = env.event()
+        reductions.extend(int(i) for i in np.flatnonzero(unit == 0) if _has_reduction(
+            programs, kinds[i], layers[i], weights[i], contexts[i]))
+        reduction_set = set(reductions)
+        for i in np.flatnonzero(unit == 0):
+            if i not in reduction_set:
+                pim_ready[i] = None
+        env.process(pim_process())
+        env.process(vector_process())
+        env.process(link_process())
+    env.run()
+    if bar is not None:
+        bar.close()
+    if not all(event.triggered for event in done):
+        raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
+    return SimResult(mode, int(env.now), start_ps, end_ps, unit, reduce_ps, pim_system, lm_ends,
+                     timeline)
+
+
+def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:
+    if kind in ("vmm", "gemm"):
+        return programs.mapping.matrices[weight].partials > 1
+    if kind == "attn_value":
+        _, partials, _ = programs.of(kind, layer, weight, context)
+        return partials > 1
+    return False
+
+
+def _progress_bar(total: int, progress: bool | None):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="op", desc="simulating", file=sys.stderr, mininterval=0.5)
+
+
+def programs_for_checker(mapping: ModelMapping, kind: str, layer: int, weight: str,
+                         context: int) -> list[ChannelProgram]:
+    """The channel programs of one operator (for command dumps and tests)."""
+    return _Programs(mapping).of(kind, layer, weight, context)[0]

@@ -1,0 +1,213 @@
+"""Place a model's weights and KV cache on channels, banks and rows; build every PIM program.
+
+Layouts (all-bank PIM: every MAC unit of a channel works in lock step):
+- weight matrix (out x in): output rows dealt over channels, then over the units of a channel;
+  the input vector is cut into chunks of `chunk_columns` columns (a candidate the optimizer picks,
+  trading partial sums against row packing); `balanced` pads rows so every channel runs the same
+  program. The ASIC sums the per-chunk partial sums.
+- K cache (q.K^T): positions dealt over channels, then units; each position's key of one KV head
+  is one slice of d_head elements, 16 positions per DRAM row per bank (AiM); the global buffer
+  holds q for one head per chunk, so every q head reads the K slices of its KV head.
+- V cache (softmax x V): the heads of one KV group live on one channel (heads over channels);
+  the d_head output rows of a head are dealt over the channel's units and the context runs along
+  the rows in chunks of the global buffer; each new position appends one column per row.
+- KV writes: one WR per column of K (on the position's channel) and one per V row.
+Rows are reserved for the model's full context up front, so nothing moves as the cache grows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.dram.commands import Cmd
+from pimsim.errors import PimsimInputError
+from pimsim.mapping.programs import (
+    EMPTY,
+    ChannelProgram,
+    Geometry,
+    chunk_widths,
+    gemv_chunks,
+    split_even,
+)
+
+
+@dataclass(frozen=True)
+class MatrixCandidate:
+    chunk_columns: int
+    balanced: bool
+
+
+@dataclass
+class MatrixLayout:
+    name: str
+    in_features: int
+    out_features: int
+    candidate: MatrixCandidate
+    first_row: int
+    rows_used: int
+    programs: list[ChannelProgram] = field(repr=False)
+
+    @property
+    def partials(self) -> int:
+        return len(self.programs[0].chunks) if self.programs else 0
+
+
+@dataclass
+class KvLayout:
+    """K and V regions of one layer (reserved for `max_context` positions)."""
+
+    heads: int
+    kv_heads: int
+    d_head: int
+    max_context: int
+    k_first_row: int
+    k_rows_per_head: int
+    v_first_row: int
+    v_rows_per_head: int
+    v_rows_per_chunk: int
+    geo: Geometry = field(repr=False)
+    _v_cache: tuple | None = field(default=None, repr=False)
+
+    @property
+    def rows_used(self) -> int:
+        heads_per_channel = math.ceil(self.kv_heads / self.geo.channels)
+        return self.kv_heads * self.k_rows_per_head + heads_per_channel * self.v_rows_per_head
+
+    def group(self, head: int) -> int:
+        return head // (self.heads // self.kv_heads)
+
+    def v_channel(self, kv_head: int) -> int:
+        return kv_head % self.geo.channels
+
+    def _k_width(self) -> int:
+        return self.geo.width_of(self.d_head)
+
+    def _v_chunk_elems(self) -> int:
+        return self.geo.gb_columns * self.geo.elems_per_column
+
+    def _v_slot(self, kv_head: int) -> int:
+        return kv_head // self.geo.channels  # index of this KV head among its channel's
+
+    def score_programs(self, context: int) -> list[ChannelProgram]:
+        geo, width = self.geo, self._k_width()
+        programs = []
+        for channel, positions in enumerate(split_even(context, geo.channels)):
+            segments = math.ceil(positions / geo.units)
+            if segments == 0:
+                programs.append(EMPTY)
+                continue
+            rows = [(width, geo.slots_for(width),
+                     self.k_first_row + self.group(h) * self.k_rows_per_head, width)
+                    for h in range(self.heads)]
+            programs.append(ChannelProgram(np.array(rows, dtype=np.int64), segments))
+        return programs
+
+    def value_programs(self, context: int) -> list[ChannelProgram]:
+        geo = self.geo
+        segments = math.ceil(self.d_head / geo.units)
+        full = geo.gb_columns
+        widths = chunk_widths(geo, context, full)
+        per_channel: list[list[tuple]] = [[] for _ in range(geo.channels)]
+        for h in range(self.heads):
+            g = self.group(h)
+            base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
+            for k, width in enumerate(widths):
+                per_channel[self.v_channel(g)].append(
+                    (width, geo.slots_for(full), base + k * self.v_rows_per_chunk, full))
+        return [ChannelProgram(np.array(rows, dtype=np.int64), segments) if rows else EMPTY
+                for rows in per_channel]
+
+    def write_programs(self, position: int) -> list[ChannelProgram]:
+        """WR requests storing K and V of one new position (vectorised)."""
+        geo = self.geo
+        per_channel = [[] for _ in range(geo.channels)]
+        # K: the position's channel and unit, one slice of d_head elements per KV head
+        channel, local = position % geo.channels, position // geo.channels
+        unit, seg = local % geo.units, local // geo.units
+        width = self._k_width()
+        g_row, col0, parity = geo.place(seg, width)
+        heads = np.repeat(np.arange(self.kv_heads), width)
+        k = np.empty((len(heads), 4), dtype=np.int64)
+        k[:, 0] = int(Cmd.WR)
+        k[:, 1] = unit * geo.banks_per_unit + parity
+        k[:, 2] = self.k_first_row + heads * self.k_rows_per_head + g_row
+        k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
+        per_channel[channel].append(k)
+        # V: one column of every d_head row of every KV head
+        chunk, within = divmod(position, self._v_chunk_elems())
+        col_in_chunk = within // geo.elems_per_column
+        banks, row_offsets, cols = self._v_static()
+        for g in range(self.kv_heads):
+            base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
+            v = np.empty((self.d_head, 4), dtype=np.int64)
+            v[:, 0] = int(Cmd.WR)
+            v[:, 1] = banks
+            v[:, 2] = base + chunk * self.v_rows_per_chunk + row_offsets
+            v[:, 3] = cols + col_in_chunk
+            per_channel[self.v_channel(g)].append(v)
+        programs = []
+        for parts in per_channel:
+            arr = np.zeros((sum(len(p) for p in parts), 5), dtype=np.int64)
+            if parts:
+                arr[:, :4] = np.concatenate(parts)
+                arr[:, 4] = 1  # each write ends its run: closed page may precharge after it
+            programs.append(ChannelProgram(requests=arr))
+        return programs
+
+    def _v_static(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bank, row offset and first column of each of the d_head V rows of a head."""
+        if self._v_cache is None:
+            geo = self.geo
+            d = np.arange(self.d_head)
+            unit, seg = d % geo.units, d // geo.units
+            per_row = geo.slots_for(geo.gb_columns) * geo.banks_per_unit
+            g_row, rest = np.divmod(seg, per_row)
+            slot, parity = np.divmod(rest, geo.banks_per_unit)
+            self._v_cache = (unit * geo.banks_per_unit + parity, g_row, slot * geo.gb_columns)
+        return self._v_cache
+
+
+def matrix_programs(geo: Geometry, out_features: int, in_features: int,
+                    cand: MatrixCandidate, first_row: int) -> tuple[list[ChannelProgram], int]:
+    widths = chunk_widths(geo, in_features, cand.chunk_columns)
+    if cand.balanced:
+        per_channel = [math.ceil(out_features / geo.channels)] * geo.channels
+    else:
+        per_channel = split_even(out_features, geo.channels)
+    reserve = math.ceil(max(per_channel) / geo.units)
+    chunks, rows = gemv_chunks(geo, widths, reserve, first_row)
+    programs = [ChannelProgram(chunks, math.ceil(n / geo.units)) if n else EMPTY
+                for n in per_channel]
+    return programs, rows
+
+
+def kv_layout(geo: Geometry, heads: int, kv_heads: int, d_head: int, max_context: int,
+              first_row: int) -> KvLayout:
+    k_width = geo.width_of(d_head)
+    k_segments = math.ceil(math.ceil(max_context / geo.channels) / geo.units)
+    k_rows = geo.rows_for(k_segments, k_width)
+    v_segments = math.ceil(d_head / geo.units)
+    v_rows_per_chunk = geo.rows_for(v_segments, geo.gb_columns)
+    v_chunks = math.ceil(max_context / (geo.gb_columns * geo.elems_per_column))
+    v_rows = v_chunks * v_rows_per_chunk
+    layout = KvLayout(heads, kv_heads, d_head, max_context, first_row, k_rows,
+                      first_row + kv_heads * k_rows, v_rows, v_rows_per_chunk, geo)
+    return layout
+
+
+def capacity_error(hw: HardwareConfig, rows_needed: int, what: str) -> PimsimInputError:
+    org = hw.dram.organization
+    bytes_per_row_all = org.row_bytes * org.banks * hw.dram.channels
+    need_gib = rows_needed * bytes_per_row_all / 2**30
+    have_gib = org.rows * bytes_per_row_all / 2**30
+    return PimsimInputError(
+        f"{what} does not fit the PIM capacity: the layout needs {rows_needed} rows per bank "
+        f"({need_gib:.2f} GiB over all channels) but a bank has {org.rows} rows "
+        f"({have_gib:.2f} GiB)",
+        file=hw.source, key="dram.organization.rows",
+        expected="a larger PIM system (more channels or rows) or a smaller model / context",
+    )

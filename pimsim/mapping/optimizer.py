@@ -1,0 +1,140 @@
+"""Choose each weight matrix's layout with the exact engine as the cost model, then place all.
+
+Candidates per matrix: chunk widths (the global buffer, a half and a quarter of it: narrower
+chunks pack rows better but add partial sums and result reads) x balanced or uneven channels.
+Each candidate is costed by running its channel programs on a fresh channel (cached by shape);
+the fastest wins, fewer rows breaking ties. If the chosen layouts do not fit, matrices switch to
+their most compact candidate, largest saving per lost cycle first, until the model fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.dram.channel import ChannelModel
+from pimsim.mapping.model_map import (
+    KvLayout,
+    MatrixCandidate,
+    MatrixLayout,
+    capacity_error,
+    kv_layout,
+    matrix_programs,
+)
+from pimsim.mapping.programs import ChannelProgram, Geometry
+
+
+@dataclass
+class ModelMapping:
+    hw: HardwareConfig
+    geo: Geometry
+    matrices: dict[str, MatrixLayout]
+    kv: list[KvLayout]
+    rows_used: int
+    candidate_cycles: dict[tuple, int] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict:
+        chosen = {}
+        for layout in self.matrices.values():
+            key = (layout.out_features, layout.in_features)
+            chosen.setdefault(key, layout.candidate)
+        return {
+            "rows_used_per_bank": self.rows_used,
+            "rows_per_bank": self.hw.dram.organization.rows,
+            "matrix_layouts": [
+                {"out_features": o, "in_features": i, "chunk_columns": c.chunk_columns,
+                 "balanced": c.balanced}
+                for (o, i), c in sorted(chosen.items())
+            ],
+        }
+
+
+class LayoutCoster:
+    """Cycles of a set of channel programs on fresh channels, cached by program."""
+
+    def __init__(self, hw: HardwareConfig) -> None:
+        self.model = ChannelModel(hw)
+        self.cache: dict[tuple, int] = {}
+
+    def cycles(self, programs: list[ChannelProgram]) -> int:
+        worst = 0
+        for program in programs:
+            if program.is_empty:
+                continue
+            key = program.key
+            if key not in self.cache:
+                run = self.model.run_gemv(program.chunks, program.segments)
+                self.cache[key] = run.end_cycle
+            worst = max(worst, self.cache[key])
+        return worst
+
+
+def _candidates(geo: Geometry) -> list[MatrixCandidate]:
+    widths = sorted({max(1, geo.gb_columns // d) for d in (1, 2, 4)}, reverse=True)
+    return [MatrixCandidate(w, b) for w in widths for b in (True, False)]
+
+
+def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
+    """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions."""
+    from pimsim.workload import weight_matrices
+
+    geo = Geometry.of(hw)
+    coster = LayoutCoster(hw)
+    shapes: dict[tuple[int, int], list[tuple[int, int, MatrixCandidate]]] = {}
+    matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
+    for m in matrices:
+        key = (m.out_features, m.in_features)
+        if key in shapes:
+            continue
+        options = []
+        for cand in _candidates(geo):
+            programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, 0)
+            options.append((coster.cycles(programs), rows, cand))
+        options.sort(key=lambda o: (o[0], o[1], -o[2].chunk_columns))
+        shapes[key] = options
+
+    choice = {key: 0 for key in shapes}
+    kv_rows = _kv_rows(geo, spec, max_context)
+
+    def total_rows() -> int:
+        return kv_rows + sum(shapes[(m.out_features, m.in_features)][choice[(m.out_features,
+                             m.in_features)]][1] for m in matrices)
+
+    if total_rows() > hw.dram.organization.rows:
+        # switch shapes to their most compact option, best rows saved per cycle lost first
+        moves = []
+        for key, options in shapes.items():
+            best = min(range(len(options)), key=lambda i: (options[i][1], options[i][0]))
+            count = sum(1 for m in matrices if (m.out_features, m.in_features) == key)
+            saved = (options[0][1] - options[best][1]) * count
+            lost = (options[best][0] - options[0][0]) * count
+            if saved > 0:
+                moves.append((lost / saved, key, best))
+        for _, key, best in sorted(moves):
+            choice[key] = best
+            if total_rows() <= hw.dram.organization.rows:
+                break
+    if total_rows() > hw.dram.organization.rows:
+        raise capacity_error(hw, total_rows(), f"model {spec.name} with context {max_context}")
+
+    placed: dict[str, MatrixLayout] = {}
+    row = 0
+    for m in matrices:
+        key = (m.out_features, m.in_features)
+        cand = shapes[key][choice[key]][2]
+        programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, row)
+        placed[m.name] = MatrixLayout(m.name, m.in_features, m.out_features, cand, row, rows,
+                                      programs)
+        row += rows
+    kv = []
+    for _ in range(spec.layers):
+        layout = kv_layout(geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row)
+        kv.append(layout)
+        row += layout.rows_used
+    costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
+    return ModelMapping(hw, geo, placed, kv, row, costs)
+
+
+def _kv_rows(geo: Geometry, spec, max_context: int) -> int:
+    layout = kv_layout(geo, spec.heads, spec.kv_heads, spec.d_head, max_context, 0)
+    return layout.rows_used * spec.layers

@@ -1,0 +1,135 @@
+"""Build the pimsim.report.v1 dictionary, the per-op table and the Perfetto timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.dram.commands import Cmd, family_counts
+from pimsim.dram.tables import N_CMDS
+from pimsim.engine.simulate import SimResult
+
+UNITS = ("pim", "vector", "link")
+PIM_VMM_KINDS = ("vmm", "gemm", "attn_score", "attn_value")
+
+
+def _per_token_latency(sim: SimResult, table: pd.DataFrame, prompt_len: int, gen_len: int,
+                       ) -> tuple[float, float]:
+    """(decode seconds per generated token, prefill seconds before the decode phase)."""
+    positions = table["token"].to_numpy()
+    first_decode_position = max(prompt_len - 1, 0)
+    mask = positions >= first_decode_position
+    t_start = int(sim.op_start_ps[mask].min()) if mask.any() else 0
+    tokens = max(len(sim.lm_head_end_ps), 1)
+    decode_ps = sim.end_ps - t_start
+    return decode_ps / tokens * 1e-12, t_start * 1e-12
+
+
+def bounds(hw: HardwareConfig, sim: SimResult, table: pd.DataFrame) -> dict[str, float]:
+    """Layout-aware and plain-bandwidth lower bounds on the PIM busy time (seconds)."""
+    counts = sim.pim.counters
+    dram, org, pim = hw.dram, hw.dram.organization, hw.pim
+    t = dram.t
+    tck = dram.tCK_ns * 1e-9
+    channels, banks = dram.channels, org.banks
+    # activations per bank (mean over the channel's banks; all-bank ACT16 opens every bank)
+    bank_acts = (counts[Cmd.ACT16] * banks + counts[Cmd.ACT4] * org.banks_per_group
+                 + counts[Cmd.ACT]) / (channels * banks)
+    # MAC column commands per MAC unit (the shared resource: one unit may serve two banks)
+    unit_macs = (counts[Cmd.MAC16] + counts[Cmd.MAC] * pim.banks_per_mac_unit / banks) / channels
+    mac_gap = max(1, t("nCCDS"), t("nCCDL"))
+    # a row switch costs the last MAC -> precharge delay, the precharge, and activate -> MAC
+    switch = t("nRTP") + t("nRP") + t("nRCDRDMAC")
+    layout_bound = (bank_acts * switch + unit_macs * mac_gap) * tck
+    vmm = table["kind"].isin(PIM_VMM_KINDS)
+    bytes_read = float((table.loc[vmm, "weight_bytes"] + table.loc[vmm, "kv_bytes"]).sum())
+    units = channels * banks // pim.banks_per_mac_unit
+    peak_Bps = units * org.access_bytes / (mac_gap * tck)
+    pim_busy = float(((sim.op_end_ps - sim.op_start_ps)[sim.op_unit == 0]).sum()) * 1e-12
+    return {
+        "pim_busy_s": pim_busy,
+        "layout_bound_s": float(layout_bound),
+        "bandwidth_bound_s": bytes_read / peak_Bps,
+        "peak_in_bank_bandwidth_GBps": peak_Bps / 1e9,
+        "pim_busy_over_layout_bound": pim_busy / layout_bound if layout_bound else 0.0,
+    }
+
+
+def build_report(hw: HardwareConfig, spec, table: pd.DataFrame, sim: SimResult, *,
+                 prompt_len: int, gen_len: int, mapping_summary: dict[str, Any],
+                 exact: bool) -> dict[str, Any]:
+    counts_by_type = {c.name: int(sim.pim.counters[c]) for c in Cmd}
+    per_token_s, prefill_s = _per_token_latency(sim, table, prompt_len, gen_len)
+    durations = (sim.op_end_ps - sim.op_start_ps) * 1e-12
+    kind_time = pd.Series(durations).groupby(table["kind"].to_numpy()).sum()
+    reductions = float(sim.reduce_ps.sum()) * 1e-12
+    breakdown = {str(k): float(v) for k, v in kind_time.sort_index().items()}
+    if reductions:
+        breakdown["reduction"] = reductions
+    unit_busy = {
+        UNITS[u]: float(durations[sim.op_unit == u].sum()) for u in range(3)
+    }
+    unit_busy["vector"] += reductions
+    from pimsim.workload import count_parameters
+
+    return {
+        "schema": "pimsim.report.v1",
+        "hw": {"name": hw.name, "config_sha256": hw.sha256},
+        "model": {"name": spec.name, "params": int(count_parameters(spec))},
+        "prompt_len": int(prompt_len),
+        "gen_len": int(gen_len),
+        "mode": sim.mode,
+        "exactness": "exact" if exact else "fast",
+        "pim": {
+            "clock_hz": hw.dram.clock_hz,
+            "cycles": int(round(sim.end_ps / (hw.dram.tCK_ns * 1000))),
+            "latency_s": sim.end_ps * 1e-12,
+            "latency_s_per_token": per_token_s,
+            "tokens_per_s": 1.0 / per_token_s if per_token_s else 0.0,
+            "prefill_s": prefill_s,
+            "energy_j": None,
+            "energy_j_per_token": None,
+            "row_hit_rate": sim.pim.row_hit_rate,
+            "commands": family_counts(counts_by_type),
+            "commands_by_type": counts_by_type,
+            "latency_breakdown_s": breakdown,
+            "unit_busy_s": unit_busy,
+            "energy_breakdown_j": {},
+            "bounds": bounds(hw, sim, table),
+            "mapping": mapping_summary,
+        },
+        "baselines": None,
+        "speedup": None,
+        "energy_efficiency": None,
+    }
+
+
+def op_table(table: pd.DataFrame, sim: SimResult) -> pd.DataFrame:
+    """Per-operator results (the --out ops.csv)."""
+    out = table[["id", "name", "kind", "layer", "token", "phase"]].copy()
+    out["unit"] = np.array(UNITS)[sim.op_unit]
+    out["start_s"] = sim.op_start_ps * 1e-12
+    out["end_s"] = sim.op_end_ps * 1e-12
+    out["duration_s"] = out["end_s"] - out["start_s"]
+    out["reduction_s"] = sim.reduce_ps * 1e-12
+    return out
+
+
+def perfetto_trace(sim: SimResult, hw: HardwareConfig) -> dict[str, Any]:
+    """Chrome / Perfetto trace-event JSON: one track per hardware unit."""
+    tids = {name: i for i, name in enumerate(UNITS)}
+    events: list[dict[str, Any]] = [
+        {"name": "process_name", "ph": "M", "pid": 0, "args": {"name": f"pimsim {hw.name}"}}
+    ]
+    events += [{"name": "thread_name", "ph": "M", "pid": 0, "tid": tid, "args": {"name": name}}
+               for name, tid in tids.items()]
+    for unit, name, kind, token, t0, t1 in sim.timeline:
+        events.append({"name": name, "cat": kind, "ph": "X", "pid": 0, "tid": tids[unit],
+                       "ts": t0 / 1e6, "dur": (t1 - t0) / 1e6, "args": {"token": token}})
+    return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+
+__all__ = ["N_CMDS", "bounds", "build_report", "op_table", "perfetto_trace"]
