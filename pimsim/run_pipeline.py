@@ -20,16 +20,26 @@ class PreparedRun:
     gen_len: int
 
 
-def prepare_run(hw: HardwareConfig, *, model: str | None = None, trace: str | None = None,
-                prompt_len: int = 1, gen_len: int = 8) -> PreparedRun:
+def prepare_run(
+    hw: HardwareConfig,
+    *,
+    model: str | None = None,
+    trace: str | None = None,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it."""
     from pimsim.asic import check_sram_capacity
     from pimsim.engine.simulate import check_kinds
     from pimsim.workload import lower, read_trace, resolve_model, trace_spec
 
     if not hw.pim.enabled:
-        raise PimsimInputError("a run needs in-bank MAC units but pim.enabled is false",
-                               file=hw.source, key="pim.enabled", expected="true")
+        raise PimsimInputError(
+            "a run needs in-bank MAC units but pim.enabled is false",
+            file=hw.source,
+            key="pim.enabled",
+            expected="true",
+        )
     if trace:
         table = read_trace(trace)
         spec = trace_spec(table)
@@ -47,8 +57,10 @@ def prepare_run(hw: HardwareConfig, *, model: str | None = None, trace: str | No
     if context > spec.max_context_tokens:
         raise PimsimInputError(
             f"prompt {prompt_len} + generated {gen_len} = {context} tokens exceed the model's "
-            f"context of {spec.max_context_tokens}", key="--gen-len",
-            expected=f"prompt_len + gen_len <= {spec.max_context_tokens}")
+            f"context of {spec.max_context_tokens}",
+            key="--gen-len",
+            expected=f"prompt_len + gen_len <= {spec.max_context_tokens}",
+        )
     check_sram_capacity(table, hw.asic, file=hw.source)
     mapping = map_model(hw, spec, spec.max_context_tokens)
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from asic_ops import op
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pimsim.asic import (
     PIM_KINDS,
@@ -288,3 +290,45 @@ def test_cycles_do_not_depend_on_clock():
     slow = dataclasses.replace(AsicConfig(), clock_GHz=0.1)
     assert vector_op_cycles(row, slow) == vector_op_cycles(row, AsicConfig())
     assert slow.cycle_ps == 10 * AsicConfig().cycle_ps
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(KINDS)),
+            st.integers(0, 4),  # m
+            st.integers(0, 300),  # in_features / context
+            st.integers(0, 40),  # heads
+            st.integers(1, 3),  # embedding tables summed
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    lanes=st.integers(1, 128),
+    latency=st.integers(0, 16),
+    terms=st.integers(1, 12),
+)
+def test_vectorised_matches_per_op_on_random_rows(rows, lanes, latency, terms):
+    table = pd.DataFrame(
+        [
+            op(
+                kind,
+                id=i,
+                m=m,
+                in_features=n,
+                out_features=n,
+                heads=h,
+                kv_heads=h,
+                d_head=8,
+                context=n,
+                weight_bytes=tables * m * n * 2,
+            )
+            for i, (kind, m, n, h, tables) in enumerate(rows)
+        ]
+    )
+    asic = AsicConfig(vector_lanes=lanes, pipeline_latency_cycles=latency, exp_taylor_terms=terms)
+    for mode in MODES:
+        fast = asic_cycles_for_table(table, asic, mode=mode).tolist()
+        assert fast == [vector_op_cycles(r, asic, mode=mode) for r in table.to_dict("records")]
+        assert all(c == 0 or c > latency for c in fast)

@@ -9,33 +9,62 @@ from pimsim.commands.common import add_exactness_options, add_hw_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="simulate a model generating tokens on a PIM system",
-                       description="Lower a model (or read a trace), map it onto the PIM "
-                       "system, and simulate it operator by operator over the exact channel "
-                       "engine. Reports latency per token, breakdowns and bounds.")
+    p = sub.add_parser(
+        "run",
+        help="simulate a model generating tokens on a PIM system",
+        description="Lower a model (or read a trace), map it onto the PIM "
+        "system, and simulate it operator by operator over the exact channel "
+        "engine. Reports latency per token, breakdowns and bounds.",
+    )
     add_hw_options(p)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="name in workloads/ (gpt2-xl), a workload YAML or an HF "
-                     "config.json")
+    src.add_argument(
+        "--model", help="name in workloads/ (gpt2-xl), a workload YAML or an HF config.json"
+    )
     src.add_argument("--trace", help="an operator trace written by `pimsim lower`")
-    p.add_argument("--prompt-len", type=int, default=1, metavar="P",
-                   help="prompt tokens, processed one at a time (default 1)")
-    p.add_argument("--gen-len", type=int, default=8, metavar="N",
-                   help="tokens to generate (default 8)")
-    p.add_argument("--mode", choices=("overlap", "serial"), default="overlap",
-                   help="overlap: operators wait only for inputs and their unit (default); "
-                   "serial: PIM-GPT's, every instruction waits until ASIC and PIM are idle")
+    p.add_argument(
+        "--prompt-len",
+        type=int,
+        default=1,
+        metavar="P",
+        help="prompt tokens, processed one at a time (default 1)",
+    )
+    p.add_argument(
+        "--gen-len", type=int, default=8, metavar="N", help="tokens to generate (default 8)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=("overlap", "serial"),
+        default="overlap",
+        help="overlap: operators wait only for inputs and their unit (default); "
+        "serial: PIM-GPT's, every instruction waits until ASIC and PIM are idle",
+    )
     p.add_argument("--gpu", default=None, help="GPU baseline (energy/baselines issue)")
     p.add_argument("--cpu", default=None, help="CPU baseline (energy/baselines issue)")
     p.add_argument("--json", metavar="FILE", help="write the pimsim.report.v1 report here")
-    p.add_argument("--out", metavar="DIR", help="write report.json, the resolved hardware "
-                   "config, ops.csv and timeline.json here")
-    p.add_argument("--timeline", metavar="FILE",
-                   help="write a Chrome/Perfetto trace-event JSON of ASIC and PIM activity")
-    p.add_argument("--timeline-tokens", type=int, default=4, metavar="T",
-                   help="tokens shown in the timeline (default 4; keeps files small)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write report.json, the resolved hardware config, ops.csv and timeline.json here",
+    )
+    p.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="write a Chrome/Perfetto trace-event JSON of ASIC and PIM activity",
+    )
+    p.add_argument(
+        "--timeline-tokens",
+        type=int,
+        default=4,
+        metavar="T",
+        help="tokens shown in the timeline (default 4; keeps files small)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     add_exactness_options(p)
     p.set_defaults(func=run)
 
@@ -54,19 +83,36 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         minimum = 0 if name == "timeline_tokens" else 1
         if value < minimum:
-            raise PimsimInputError(f"got {value}", key="--" + name.replace("_", "-"),
-                                   expected=f"an integer >= {minimum}")
-    prepared = prepare_run(hw, model=args.model, trace=args.trace, prompt_len=args.prompt_len,
-                           gen_len=args.gen_len)
+            raise PimsimInputError(
+                f"got {value}",
+                key="--" + name.replace("_", "-"),
+                expected=f"an integer >= {minimum}",
+            )
+    prepared = prepare_run(
+        hw, model=args.model, trace=args.trace, prompt_len=args.prompt_len, gen_len=args.gen_len
+    )
     from pimsim.engine import simulate
 
     want_timeline = bool(args.timeline or args.out)
-    sim = simulate(hw, prepared.table, prepared.mapping, mode=args.mode, exact=args.exact,
-                   timeline_tokens=args.timeline_tokens if want_timeline else 0,
-                   progress=args.progress)
-    report = build_report(hw, prepared.spec, prepared.table, sim,
-                          prompt_len=prepared.prompt_len, gen_len=prepared.gen_len,
-                          mapping_summary=prepared.mapping.summary(), exact=args.exact)
+    sim = simulate(
+        hw,
+        prepared.table,
+        prepared.mapping,
+        mode=args.mode,
+        exact=args.exact,
+        timeline_tokens=args.timeline_tokens if want_timeline else 0,
+        progress=args.progress,
+    )
+    report = build_report(
+        hw,
+        prepared.spec,
+        prepared.table,
+        sim,
+        prompt_len=prepared.prompt_len,
+        gen_len=prepared.gen_len,
+        mapping_summary=prepared.mapping.summary(),
+        exact=args.exact,
+    )
     if args.json:
         atomic_write_json(args.json, report)
     if args.timeline:

@@ -456,7 +456,12 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
         row = first_row
         have_prev = False
         while seg < segments_per_unit:
-            if fast and have_prev and seg + per_row <= segments_per_unit and logn[0] >= log.shape[0]:
+            if (
+                fast
+                and have_prev
+                and seg + per_row <= segments_per_unit
+                and logn[0] >= log.shape[0]
+            ):
                 # the row just finished left the same canonical state as the one before it:
                 # every further full row repeats it exactly P cycles later, until refresh is due
                 snapshot(tab, st, row - 1, snap_now)
@@ -512,15 +517,24 @@ def empty_log(capacity: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def canonicalize(tab, st):
+def canonicalize(tab, st, quiet_until):
     """Clamp every timer that can no longer bind to the channel floor (semantics preserved).
 
     Every future command issues at or after the floor, so an earliest-cycle value below it, or a
     window entry older than floor - window distance, can never matter again; clamping them makes
     two channels with the same future behaviour have byte-identical states. SC_LAST is only
     bookkeeping (never read by the timing) and is reset too.
+
+    `quiet_until`: the caller guarantees no program command issues before this cycle. If no
+    refresh falls due before it either, no command at all can issue earlier, so the floor
+    (and the end-of-work mark) can be raised to it.
     """
     sc = tab[H_S_SC]
+    if tab[H_REFMODE] == 0 or st[sc + SC_NEXT_DUE] >= quiet_until:
+        if st[sc + SC_FLOOR] < quiet_until:
+            st[sc + SC_FLOOR] = quiet_until
+        if st[sc + SC_END] < quiet_until:
+            st[sc + SC_END] = quiet_until
     floor = st[sc + SC_FLOOR]
     for i in range(tab[H_S_EB], tab[H_S_ROW]):  # EB, EG, EC, AB, AG are contiguous
         if st[i] < floor:

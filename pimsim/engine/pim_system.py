@@ -66,9 +66,11 @@ class PimSystem:
                     end = max(end, finish)
                     busiest = max(busiest, finish - start_cycle)
                     op_counters += counters * len(channels)
-                if not self.exact:
-                    kernel.canonicalize(self.model.table, state)
                 new_classes.append(ChannelClass(channels, state))
+        if not self.exact:
+            # the next operator starts after this one ends on every channel
+            for cls in new_classes:
+                kernel.canonicalize(self.model.table, cls.state, end)
         self.classes = self._merge(new_classes)
         self.counters += op_counters
         return OpRun(end, op_counters, busiest)
@@ -78,8 +80,9 @@ class PimSystem:
         if program.requests is not None:
             run = self.model.run_requests(program.requests, state=state, start=start)
         else:
-            run = self.model.run_gemv(program.chunks, program.segments, state=state, start=start,
-                                      fast=not self.exact)
+            run = self.model.run_gemv(
+                program.chunks, program.segments, state=state, start=start, fast=not self.exact
+            )
         return run.counters
 
     def _merge(self, classes: list[ChannelClass]) -> list[ChannelClass]:

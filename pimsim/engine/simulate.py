@@ -54,7 +54,9 @@ def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None)
         first = table[table["kind"] == bad[0]].iloc[0]
         raise PimsimInputError(
             f"operator {first['name']!r} (id {first['id']}) has unknown kind {bad[0]!r}",
-            file=source, key="kind", expected="one of " + ", ".join(sorted(known)),
+            file=source,
+            key="kind",
+            expected="one of " + ", ".join(sorted(known)),
         )
 
 
@@ -69,8 +71,10 @@ class _Programs:
         if kind in ("vmm", "gemm"):
             layout = self.mapping.matrices.get(weight)
             if layout is None:
-                raise PimsimInputError(f"operator uses weight {weight!r}, which the model "
-                                       "mapping does not hold", key="weight")
+                raise PimsimInputError(
+                    f"operator uses weight {weight!r}, which the model mapping does not hold",
+                    key="weight",
+                )
             return layout.programs, layout.partials, layout.out_features
         kv = self.mapping.kv[layer]
         if kind == "attn_score":
@@ -231,8 +235,11 @@ def simulate(
         # every PIM op with a chunked output gets a reduction job on the vector unit
         for i in np.flatnonzero(unit == 0):
             pim_ready[i] = env.event()
-        reductions.extend(int(i) for i in np.flatnonzero(unit == 0) if _has_reduction(
-            programs, kinds[i], layers[i], weights[i], contexts[i]))
+        reductions.extend(
+            int(i)
+            for i in np.flatnonzero(unit == 0)
+            if _has_reduction(programs, kinds[i], layers[i], weights[i], contexts[i])
+        )
         reduction_set = set(reductions)
         for i in np.flatnonzero(unit == 0):
             if i not in reduction_set:
@@ -245,8 +252,9 @@ def simulate(
         bar.close()
     if not all(event.triggered for event in done):
         raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
-    return SimResult(mode, int(env.now), start_ps, end_ps, unit, reduce_ps, pim_system, lm_ends,
-                     timeline)
+    return SimResult(
+        mode, int(env.now), start_ps, end_ps, unit, reduce_ps, pim_system, lm_ends, timeline
+    )
 
 
 def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:
@@ -268,7 +276,8 @@ def _progress_bar(total: int, progress: bool | None):
     return tqdm(total=total, unit="op", desc="simulating", file=sys.stderr, mininterval=0.5)
 
 
-def programs_for_checker(mapping: ModelMapping, kind: str, layer: int, weight: str,
-                         context: int) -> list[ChannelProgram]:
+def programs_for_checker(
+    mapping: ModelMapping, kind: str, layer: int, weight: str, context: int
+) -> list[ChannelProgram]:
     """The channel programs of one operator (for command dumps and tests)."""
     return _Programs(mapping).of(kind, layer, weight, context)[0]

@@ -95,14 +95,20 @@ class KvLayout:
     def score_programs(self, context: int) -> list[ChannelProgram]:
         geo, width = self.geo, self._k_width()
         programs = []
-        for channel, positions in enumerate(split_even(context, geo.channels)):
+        for positions in split_even(context, geo.channels):
             segments = math.ceil(positions / geo.units)
             if segments == 0:
                 programs.append(EMPTY)
                 continue
-            rows = [(width, geo.slots_for(width),
-                     self.k_first_row + self.group(h) * self.k_rows_per_head, width)
-                    for h in range(self.heads)]
+            rows = [
+                (
+                    width,
+                    geo.slots_for(width),
+                    self.k_first_row + self.group(h) * self.k_rows_per_head,
+                    width,
+                )
+                for h in range(self.heads)
+            ]
             programs.append(ChannelProgram(np.array(rows, dtype=np.int64), segments))
         return programs
 
@@ -117,9 +123,12 @@ class KvLayout:
             base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
             for k, width in enumerate(widths):
                 per_channel[self.v_channel(g)].append(
-                    (width, geo.slots_for(full), base + k * self.v_rows_per_chunk, full))
-        return [ChannelProgram(np.array(rows, dtype=np.int64), segments) if rows else EMPTY
-                for rows in per_channel]
+                    (width, geo.slots_for(full), base + k * self.v_rows_per_chunk, full)
+                )
+        return [
+            ChannelProgram(np.array(rows, dtype=np.int64), segments) if rows else EMPTY
+            for rows in per_channel
+        ]
 
     def write_programs(self, position: int) -> list[ChannelProgram]:
         """WR requests storing K and V of one new position (vectorised)."""
@@ -171,8 +180,9 @@ class KvLayout:
         return self._v_cache
 
 
-def matrix_programs(geo: Geometry, out_features: int, in_features: int,
-                    cand: MatrixCandidate, first_row: int) -> tuple[list[ChannelProgram], int]:
+def matrix_programs(
+    geo: Geometry, out_features: int, in_features: int, cand: MatrixCandidate, first_row: int
+) -> tuple[list[ChannelProgram], int]:
     widths = chunk_widths(geo, in_features, cand.chunk_columns)
     if cand.balanced:
         per_channel = [math.ceil(out_features / geo.channels)] * geo.channels
@@ -180,13 +190,15 @@ def matrix_programs(geo: Geometry, out_features: int, in_features: int,
         per_channel = split_even(out_features, geo.channels)
     reserve = math.ceil(max(per_channel) / geo.units)
     chunks, rows = gemv_chunks(geo, widths, reserve, first_row)
-    programs = [ChannelProgram(chunks, math.ceil(n / geo.units)) if n else EMPTY
-                for n in per_channel]
+    programs = [
+        ChannelProgram(chunks, math.ceil(n / geo.units)) if n else EMPTY for n in per_channel
+    ]
     return programs, rows
 
 
-def kv_layout(geo: Geometry, heads: int, kv_heads: int, d_head: int, max_context: int,
-              first_row: int) -> KvLayout:
+def kv_layout(
+    geo: Geometry, heads: int, kv_heads: int, d_head: int, max_context: int, first_row: int
+) -> KvLayout:
     k_width = geo.width_of(d_head)
     k_segments = math.ceil(math.ceil(max_context / geo.channels) / geo.units)
     k_rows = geo.rows_for(k_segments, k_width)
@@ -194,8 +206,18 @@ def kv_layout(geo: Geometry, heads: int, kv_heads: int, d_head: int, max_context
     v_rows_per_chunk = geo.rows_for(v_segments, geo.gb_columns)
     v_chunks = math.ceil(max_context / (geo.gb_columns * geo.elems_per_column))
     v_rows = v_chunks * v_rows_per_chunk
-    layout = KvLayout(heads, kv_heads, d_head, max_context, first_row, k_rows,
-                      first_row + kv_heads * k_rows, v_rows, v_rows_per_chunk, geo)
+    layout = KvLayout(
+        heads,
+        kv_heads,
+        d_head,
+        max_context,
+        first_row,
+        k_rows,
+        first_row + kv_heads * k_rows,
+        v_rows,
+        v_rows_per_chunk,
+        geo,
+    )
     return layout
 
 
@@ -208,6 +230,7 @@ def capacity_error(hw: HardwareConfig, rows_needed: int, what: str) -> PimsimInp
         f"{what} does not fit the PIM capacity: the layout needs {rows_needed} rows per bank "
         f"({need_gib:.2f} GiB over all channels) but a bank has {org.rows} rows "
         f"({have_gib:.2f} GiB)",
-        file=hw.source, key="dram.organization.rows",
+        file=hw.source,
+        key="dram.organization.rows",
         expected="a larger PIM system (more channels or rows) or a smaller model / context",
     )

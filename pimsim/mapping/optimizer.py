@@ -42,8 +42,12 @@ class ModelMapping:
             "rows_used_per_bank": self.rows_used,
             "rows_per_bank": self.hw.dram.organization.rows,
             "matrix_layouts": [
-                {"out_features": o, "in_features": i, "chunk_columns": c.chunk_columns,
-                 "balanced": c.balanced}
+                {
+                    "out_features": o,
+                    "in_features": i,
+                    "chunk_columns": c.chunk_columns,
+                    "balanced": c.balanced,
+                }
                 for (o, i), c in sorted(chosen.items())
             ],
         }
@@ -97,8 +101,10 @@ def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
     kv_rows = _kv_rows(geo, spec, max_context)
 
     def total_rows() -> int:
-        return kv_rows + sum(shapes[(m.out_features, m.in_features)][choice[(m.out_features,
-                             m.in_features)]][1] for m in matrices)
+        return kv_rows + sum(
+            shapes[(m.out_features, m.in_features)][choice[(m.out_features, m.in_features)]][1]
+            for m in matrices
+        )
 
     if total_rows() > hw.dram.organization.rows:
         # switch shapes to their most compact option, best rows saved per cycle lost first
@@ -123,8 +129,9 @@ def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
         key = (m.out_features, m.in_features)
         cand = shapes[key][choice[key]][2]
         programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, row)
-        placed[m.name] = MatrixLayout(m.name, m.in_features, m.out_features, cand, row, rows,
-                                      programs)
+        placed[m.name] = MatrixLayout(
+            m.name, m.in_features, m.out_features, cand, row, rows, programs
+        )
         row += rows
     kv = []
     for _ in range(spec.layers):

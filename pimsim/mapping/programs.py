@@ -99,8 +99,13 @@ def chunk_widths(geo: Geometry, elems: int, chunk_columns: int) -> list[int]:
     return widths
 
 
-def gemv_chunks(geo: Geometry, widths: list[int], reserve_segments: int, first_row: int,
-                pitches: list[int] | None = None) -> tuple[np.ndarray, int]:
+def gemv_chunks(
+    geo: Geometry,
+    widths: list[int],
+    reserve_segments: int,
+    first_row: int,
+    pitches: list[int] | None = None,
+) -> tuple[np.ndarray, int]:
     """Chunk table; each chunk reserves rows for `reserve_segments` slices per unit at its
     slot pitch (a KV chunk still filling up keeps the pitch of a full one). Returns
     (chunks, rows used)."""

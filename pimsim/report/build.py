@@ -16,8 +16,12 @@ UNITS = ("pim", "vector", "link")
 PIM_VMM_KINDS = ("vmm", "gemm", "attn_score", "attn_value")
 
 
-def _per_token_latency(sim: SimResult, table: pd.DataFrame, prompt_len: int, gen_len: int,
-                       ) -> tuple[float, float]:
+def _per_token_latency(
+    sim: SimResult,
+    table: pd.DataFrame,
+    prompt_len: int,
+    gen_len: int,
+) -> tuple[float, float]:
     """(decode seconds per generated token, prefill seconds before the decode phase)."""
     positions = table["token"].to_numpy()
     first_decode_position = max(prompt_len - 1, 0)
@@ -36,8 +40,9 @@ def bounds(hw: HardwareConfig, sim: SimResult, table: pd.DataFrame) -> dict[str,
     tck = dram.tCK_ns * 1e-9
     channels, banks = dram.channels, org.banks
     # activations per bank (mean over the channel's banks; all-bank ACT16 opens every bank)
-    bank_acts = (counts[Cmd.ACT16] * banks + counts[Cmd.ACT4] * org.banks_per_group
-                 + counts[Cmd.ACT]) / (channels * banks)
+    bank_acts = (
+        counts[Cmd.ACT16] * banks + counts[Cmd.ACT4] * org.banks_per_group + counts[Cmd.ACT]
+    ) / (channels * banks)
     # MAC column commands per MAC unit (the shared resource: one unit may serve two banks)
     unit_macs = (counts[Cmd.MAC16] + counts[Cmd.MAC] * pim.banks_per_mac_unit / banks) / channels
     mac_gap = max(1, t("nCCDS"), t("nCCDL"))
@@ -58,9 +63,17 @@ def bounds(hw: HardwareConfig, sim: SimResult, table: pd.DataFrame) -> dict[str,
     }
 
 
-def build_report(hw: HardwareConfig, spec, table: pd.DataFrame, sim: SimResult, *,
-                 prompt_len: int, gen_len: int, mapping_summary: dict[str, Any],
-                 exact: bool) -> dict[str, Any]:
+def build_report(
+    hw: HardwareConfig,
+    spec,
+    table: pd.DataFrame,
+    sim: SimResult,
+    *,
+    prompt_len: int,
+    gen_len: int,
+    mapping_summary: dict[str, Any],
+    exact: bool,
+) -> dict[str, Any]:
     counts_by_type = {c.name: int(sim.pim.counters[c]) for c in Cmd}
     per_token_s, prefill_s = _per_token_latency(sim, table, prompt_len, gen_len)
     durations = (sim.op_end_ps - sim.op_start_ps) * 1e-12
@@ -69,9 +82,7 @@ def build_report(hw: HardwareConfig, spec, table: pd.DataFrame, sim: SimResult, 
     breakdown = {str(k): float(v) for k, v in kind_time.sort_index().items()}
     if reductions:
         breakdown["reduction"] = reductions
-    unit_busy = {
-        UNITS[u]: float(durations[sim.op_unit == u].sum()) for u in range(3)
-    }
+    unit_busy = {UNITS[u]: float(durations[sim.op_unit == u].sum()) for u in range(3)}
     unit_busy["vector"] += reductions
     from pimsim.workload import count_parameters
 
@@ -124,11 +135,23 @@ def perfetto_trace(sim: SimResult, hw: HardwareConfig) -> dict[str, Any]:
     events: list[dict[str, Any]] = [
         {"name": "process_name", "ph": "M", "pid": 0, "args": {"name": f"pimsim {hw.name}"}}
     ]
-    events += [{"name": "thread_name", "ph": "M", "pid": 0, "tid": tid, "args": {"name": name}}
-               for name, tid in tids.items()]
+    events += [
+        {"name": "thread_name", "ph": "M", "pid": 0, "tid": tid, "args": {"name": name}}
+        for name, tid in tids.items()
+    ]
     for unit, name, kind, token, t0, t1 in sim.timeline:
-        events.append({"name": name, "cat": kind, "ph": "X", "pid": 0, "tid": tids[unit],
-                       "ts": t0 / 1e6, "dur": (t1 - t0) / 1e6, "args": {"token": token}})
+        events.append(
+            {
+                "name": name,
+                "cat": kind,
+                "ph": "X",
+                "pid": 0,
+                "tid": tids[unit],
+                "ts": t0 / 1e6,
+                "dur": (t1 - t0) / 1e6,
+                "args": {"token": token},
+            }
+        )
     return {"traceEvents": events, "displayTimeUnit": "ns"}
 
 

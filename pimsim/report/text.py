@@ -29,7 +29,8 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
         f"(busy / bound {bounds['pim_busy_over_layout_bound']:.3f}: row switching and refresh)",
         f"  bandwidth bound     {_si(bounds['bandwidth_bound_s'])}  "
         f"(weights + KV over {bounds['peak_in_bank_bandwidth_GBps']:.0f} GB/s in-bank)",
-        "  busy by unit        " + ", ".join(f"{k} {_si(v)}" for k, v in pim["unit_busy_s"].items()),
+        "  busy by unit        "
+        + ", ".join(f"{k} {_si(v)}" for k, v in pim["unit_busy_s"].items()),
         "  latency by op kind  (summed over tokens)",
     ]
     total = sum(pim["latency_breakdown_s"].values()) or 1.0
