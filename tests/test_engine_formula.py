@@ -1,7 +1,7 @@
 """Engine cycles against hand-derived formulas on small GEMVs (refresh off).
 
 With one segment per MAC unit and one input chunk of w columns, a channel runs exactly:
-w x WRGB, ACT16, w x MAC16, RDMAC. The rule table links these commands only through
+ACT16 (the chunk's row is opened first), w x WRGB, w x MAC16, RDMAC. The rule table links these commands only through
   WRGB -> WRGB   nCCDS (data bus)           ACT16 -> MAC16  nRCDRDMAC
   WRGB -> MAC16  nCWLGB + nBL (buffer data)  MAC16 -> MAC16  max(nCCDS, nCCDL)
   MAC16 -> RDMAC nMACRES                     any -> any      1 (command bus, in order)
@@ -21,8 +21,8 @@ def _single_segment_cycles(hw, width: int) -> int:
     t = hw.dram.t
     bus = 1
     wrgb_gap = max(bus, t("nCCDS"))
-    last_wrgb = (width - 1) * wrgb_gap
-    act = last_wrgb + bus
+    act = 0
+    last_wrgb = act + bus + (width - 1) * wrgb_gap
     first_mac = max(act + t("nRCDRDMAC"), last_wrgb + t("nCWLGB") + t("nBL"))
     last_mac = first_mac + (width - 1) * max(bus, t("nCCDS"), t("nCCDL"))
     rdmac = last_mac + max(bus, t("nMACRES"))
@@ -56,8 +56,8 @@ def _multi_row_cycles(hw, segments: int) -> int:
     t = hw.dram.t
     width = hw.dram.organization.columns
     mac_gap = max(1, t("nCCDS"), t("nCCDL"))
-    last_wrgb = (width - 1) * max(1, t("nCCDS"))
-    act = last_wrgb + 1
+    act = 0
+    last_wrgb = act + 1 + (width - 1) * max(1, t("nCCDS"))
     mac0 = max(act + t("nRCDRDMAC"), last_wrgb + t("nCWLGB") + t("nBL"))
     rdmac = last_mac = 0  # set by the first segment before use
     for seg in range(segments):

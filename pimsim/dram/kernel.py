@@ -76,6 +76,7 @@ from pimsim.dram.tables import (
     SC_NEXT_DUE,
     SC_REFCOUNT,
     SC_STALLED,
+    SC_PENDING,
     SCOPE_BANK,
     SCOPE_CHANNEL,
 )
@@ -265,8 +266,12 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
             conflicted = True
         else:
             break
-    if not activated:
+    pending = st[tab[H_S_SC] + SC_PENDING]
+    st[tab[H_S_SC] + SC_PENDING] = 0
+    if not activated and pending == 0:
         ct[CT_HITS] += 1
+    elif not activated:
+        ct[CT_MISSES if pending == 1 else CT_CONFLICTS] += 1
     elif conflicted:
         ct[CT_CONFLICTS] += 1
     else:
@@ -291,7 +296,7 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
     Stops before a refresh falls due; returns how many were issued (0: use the plain path).
     """
     period = tab[tab[H_O_SELF] + cmd]
-    if period < 0 or count <= 0 or logn[0] < log.shape[0]:
+    if period < 0 or count <= 0 or logn[0] < log.shape[0] or st[tab[H_S_SC] + SC_PENDING]:
         return 0
     is_column = tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW
     if is_column:
@@ -313,6 +318,47 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
     if is_column:
         ct[CT_HITS] += n
     return n
+
+
+@njit(cache=True)
+def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
+    """Open `row` for column command `cmd` ahead of time (precharge first if needed).
+
+    The access that follows is then counted as the miss or conflict the activation served
+    (SC_PENDING), so row statistics stay those of the accesses.
+    """
+    is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
+    act = ACT16 if is_all else ACT
+    pre = PREA if is_all else PRE
+    first, stop, step = _target_range(tab, cmd, bank)
+    afirst, astop, astep = _target_range(tab, act, bank)
+    for b in range(first, stop, step):
+        if st[tab[H_S_ROW] + b] != row:
+            break
+    else:
+        return
+    conflicted = False
+    spins = 0
+    while True:
+        hit = True
+        for b in range(first, stop, step):
+            if st[tab[H_S_ROW] + b] != row:
+                hit = False
+                break
+        if hit:
+            break
+        c = pre if _any_open(tab, st, afirst, astop, astep) else act
+        t = max(earliest(tab, st, c, bank), start)
+        if refresh_if_due(tab, st, ct, t, log, logn):
+            spins += 1
+            if spins > MAX_REFRESH_SPINS:
+                st[tab[H_S_SC] + SC_STALLED] = 1
+                return
+            continue
+        issue(tab, st, ct, c, bank, row if c == act else -1, -1, t, log, logn)
+        if c == pre:
+            conflicted = True
+    st[tab[H_S_SC] + SC_PENDING] = 2 if conflicted else 1
 
 
 @njit(cache=True)
@@ -385,6 +431,7 @@ def snapshot(tab, st, current_row, out):
     out[sc + SC_LAST] = st[sc + SC_LAST] - floor
     out[sc + SC_END] = st[sc + SC_END] - floor
     out[sc + SC_STALLED] = st[sc + SC_STALLED]
+    out[sc + SC_PENDING] = st[sc + SC_PENDING]
 
 
 @njit(cache=True)
@@ -423,7 +470,8 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
     """All-bank PIM GEMV on one channel.
 
     chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns). For each chunk:
-    write it into the global buffer (one WRGB per column), then for every segment (one matrix
+    open its first row, write the chunk into the global buffer (one WRGB per column), then for
+    every segment (one matrix
     row's slice, `width` columns, in lock step in every MAC unit) issue `width` MAC16 commands
     and read the unit results (RDMAC). Segments fill DRAM rows slot by slot, and each slot holds
     one segment per bank served by a unit (MAC16 parity 0 .. banks_per_unit-1).
@@ -442,6 +490,12 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
     refreshes_prev = 0
     for k in range(chunks.shape[0]):
         width, slots, first_row, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 2], chunks[k, 3]
+        if segments_per_unit > 0:
+            # activate the chunk's first row before filling the global buffer: the buffer
+            # writes then overlap the activate-to-MAC delay
+            open_row(tab, st, ct, MAC16, 0, first_row, start, log, logn)
+            if st[tab[H_S_SC] + SC_STALLED]:
+                return -1
         c = 0
         while c < width:
             if fast and c > 0:

@@ -65,8 +65,8 @@ H_O_SELF = 38
 HEADER_SIZE = 40
 
 # scalar slots of the state (at offset H_S_SC)
-SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED = 0, 1, 2, 3, 4, 5
-N_SCALARS = 6
+SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED, SC_PENDING = 0, 1, 2, 3, 4, 5, 6
+N_SCALARS = 7  # SC_PENDING: an early activation (1 miss, 2 conflict) awaiting its access
 # a command that waits behind this many refreshes in a row can never issue (refresh livelock)
 MAX_REFRESH_SPINS = 256
 
@@ -264,4 +264,5 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     state[sc + SC_LAST] = -1
     state[sc + SC_END] = 0
     state[sc + SC_STALLED] = 0
+    state[sc + SC_PENDING] = 0
     return CompiledTiming(table=table, initial_state=state, dist=dist)

@@ -68,6 +68,13 @@ class _Programs:
 
     def of(self, kind: str, layer: int, weight: str, context: int) -> tuple[list, int, int]:
         """(programs, partial sums per output, outputs) of one operator."""
+        programs, partials, outputs, _ = self.with_tail(kind, layer, weight, context)
+        return programs, partials, outputs
+
+    def with_tail(
+        self, kind: str, layer: int, weight: str, context: int
+    ) -> tuple[list, int, int, int]:
+        """As `of`, plus the multiply-adds the ASIC does itself (V positions not yet in DRAM)."""
         if kind in ("vmm", "gemm"):
             layout = self.mapping.matrices.get(weight)
             if layout is None:
@@ -75,16 +82,20 @@ class _Programs:
                     f"operator uses weight {weight!r}, which the model mapping does not hold",
                     key="weight",
                 )
-            return layout.programs, layout.partials, layout.out_features
+            return layout.programs, layout.partials, layout.out_features, 0
         kv = self.mapping.kv[layer]
         if kind == "attn_score":
-            return kv.score_programs(context), 1, kv.heads * context
+            return kv.score_programs(context), 1, kv.heads * context, 0
         if kind == "attn_value":
             programs = kv.value_programs(context)
             partials = max((len(p.chunks) for p in programs if not p.is_empty), default=1)
             heads_per_channel = math.ceil(kv.heads / self.mapping.geo.channels)
-            return programs, max(1, partials // heads_per_channel), kv.heads * kv.d_head
-        return kv.write_programs(context - 1), 1, 0
+            tail = context - kv.value_positions_in_dram(context)
+            outputs = kv.heads * kv.d_head
+            # the ASIC's tail result is one more partial sum per output
+            partials = max(1, partials // heads_per_channel) + (1 if tail else 0)
+            return programs, partials, outputs, outputs * tail
+        return kv.write_programs(context - 1), 1, 0, 0
 
 
 def simulate(
@@ -141,15 +152,20 @@ def simulate(
         return env.all_of(pending) if pending else None
 
     def pim_part(i: int):
-        progs, partials, outputs = programs.of(kinds[i], layers[i], weights[i], contexts[i])
+        progs, partials, outputs, tail_macs = programs.with_tail(
+            kinds[i], layers[i], weights[i], contexts[i]
+        )
         repeats = int(ms[i]) if kinds[i] == "gemm" else 1
         t0 = env.now + link_ps
         finish_ps = t0
-        for _ in range(repeats):
-            run = pim_system.run(progs, math.ceil(finish_ps / tck_ps))
-            finish_ps = max(finish_ps, run.end_cycle * tck_ps)
-        red = reduction_cycles(partials, outputs * repeats, asic) * cycle_ps if partials > 1 else 0
-        return finish_ps, red
+        if any(not p.is_empty for p in progs):
+            for _ in range(repeats):
+                run = pim_system.run(progs, math.ceil(finish_ps / tck_ps))
+                finish_ps = max(finish_ps, run.end_cycle * tck_ps)
+        red = reduction_cycles(partials, outputs * repeats, asic) if partials > 1 else 0
+        if tail_macs:  # 2 ops (multiply, add) per tail multiply-add, lanes wide
+            red += asic.pipeline_latency_cycles + math.ceil(2 * tail_macs / asic.vector_lanes)
+        return finish_ps, red * cycle_ps
 
     def log(i: int, unit_name: str, t0: int, t1: int) -> None:
         if record and tokens[i] < timeline_tokens:
@@ -261,8 +277,8 @@ def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:
     if kind in ("vmm", "gemm"):
         return programs.mapping.matrices[weight].partials > 1
     if kind == "attn_value":
-        _, partials, _ = programs.of(kind, layer, weight, context)
-        return partials > 1
+        _, partials, _, tail = programs.with_tail(kind, layer, weight, context)
+        return partials > 1 or tail > 0
     return False
 
 

@@ -11,7 +11,10 @@ Layouts (all-bank PIM: every MAC unit of a channel works in lock step):
 - V cache (softmax x V): the heads of one KV group live on one channel (heads over channels);
   the d_head output rows of a head are dealt over the channel's units and the context runs along
   the rows in chunks of the global buffer; each new position appends one column per row.
-- KV writes: one WR per column of K (on the position's channel) and one per V row.
+- KV writes: one WR per column of K (on the position's channel). V is appended a column at a
+  time: a column access holds `elems_per_column` positions, so the ASIC keeps the newest,
+  partly filled column in SRAM, computes softmax x V for those tail positions itself, and
+  writes the column (one WR per V row) when it is full.
 Rows are reserved for the model's full context up front, so nothing moves as the cache grows.
 """
 
@@ -112,11 +115,16 @@ class KvLayout:
             programs.append(ChannelProgram(np.array(rows, dtype=np.int64), segments))
         return programs
 
+    def value_positions_in_dram(self, context: int) -> int:
+        """Positions of V already written to DRAM (whole columns); the rest wait in the ASIC."""
+        epc = self.geo.elems_per_column
+        return (context // epc) * epc
+
     def value_programs(self, context: int) -> list[ChannelProgram]:
         geo = self.geo
         segments = math.ceil(self.d_head / geo.units)
         full = geo.gb_columns
-        widths = chunk_widths(geo, context, full)
+        widths = chunk_widths(geo, self.value_positions_in_dram(context), full)
         per_channel: list[list[tuple]] = [[] for _ in range(geo.channels)]
         for h in range(self.heads):
             g = self.group(h)
@@ -146,11 +154,15 @@ class KvLayout:
         k[:, 2] = self.k_first_row + heads * self.k_rows_per_head + g_row
         k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
         per_channel[channel].append(k)
-        # V: one column of every d_head row of every KV head
+        # V: when a column fills up, one WR per d_head row of every KV head
+        if (position + 1) % geo.elems_per_column:
+            per_kv_head = 0
+        else:
+            per_kv_head = 1
         chunk, within = divmod(position, self._v_chunk_elems())
         col_in_chunk = within // geo.elems_per_column
         banks, row_offsets, cols = self._v_static()
-        for g in range(self.kv_heads):
+        for g in range(self.kv_heads * per_kv_head):
             base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
             v = np.empty((self.d_head, 4), dtype=np.int64)
             v[:, 0] = int(Cmd.WR)
