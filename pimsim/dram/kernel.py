@@ -74,9 +74,9 @@ from pimsim.dram.tables import (
     SC_FLOOR,
     SC_LAST,
     SC_NEXT_DUE,
+    SC_PENDING,
     SC_REFCOUNT,
     SC_STALLED,
-    SC_PENDING,
     SCOPE_BANK,
     SCOPE_CHANNEL,
 )
