@@ -155,10 +155,8 @@ class KvLayout:
         k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
         per_channel[channel].append(k)
         # V: when a column fills up, one WR per d_head row of every KV head
-        if (position + 1) % geo.elems_per_column:
-            per_kv_head = 0
-        else:
-            per_kv_head = 1
+        column_full = (position + 1) % geo.elems_per_column == 0
+        per_kv_head = 1 if column_full else 0
         chunk, within = divmod(position, self._v_chunk_elems())
         col_in_chunk = within // geo.elems_per_column
         banks, row_offsets, cols = self._v_static()
