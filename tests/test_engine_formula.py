@@ -1,7 +1,8 @@
 """Engine cycles against hand-derived formulas on small GEMVs (refresh off).
 
 With one segment per MAC unit and one input chunk of w columns, a channel runs exactly:
-ACT16 (the chunk's row is opened first), w x WRGB, w x MAC16, RDMAC. The rule table links these commands only through
+ACT16 (the chunk's row is opened first), w x WRGB, w x MAC16, RDMAC. The rule table links
+these commands only through
   WRGB -> WRGB   nCCDS (data bus)           ACT16 -> MAC16  nRCDRDMAC
   WRGB -> MAC16  nCWLGB + nBL (buffer data)  MAC16 -> MAC16  max(nCCDS, nCCDL)
   MAC16 -> RDMAC nMACRES                     any -> any      1 (command bus, in order)
