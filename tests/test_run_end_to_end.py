@@ -131,3 +131,44 @@ def test_out_dir_and_timeline(tmp_path):
     trace = json.loads((out / "timeline.json").read_text())
     tracks = {e["tid"] for e in trace["traceEvents"] if e.get("ph") == "X"}
     assert tracks >= {0, 1}  # PIM and vector activity
+
+
+@pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim"])
+def test_run_command_dump_passes_the_checker(tmp_path, capsys, config):
+    """Every channel's first commands of a gpt2-small run (150k in all): legal to the checker."""
+    from pimsim.dram.checker import check_log, read_command_log
+
+    dump = tmp_path / "cmds.csv"
+    out = tmp_path / "r.json"
+    per_channel = str(150_000 // load_hw(config).dram.channels)
+    assert (
+        main(
+            [
+                "run",
+                "--hw",
+                config,
+                "--model",
+                "gpt2-small",
+                "--gen-len",
+                "2",
+                "--dump-commands",
+                per_channel,
+                str(dump),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    log = read_command_log(dump)
+    hw = load_hw(config)
+    assert set(log["channel"]) == set(range(hw.dram.channels))
+    assert {"ACT16", "MAC16", "WR", "WRGB", "RDMAC", "REFab"} <= set(log["cmd"])
+    assert check_log(log, hw) == []
+    # logging does not change the timing
+    logged = json.loads(out.read_text())["pim"]["cycles"]
+    assert (
+        main(["run", "--hw", config, "--model", "gpt2-small", "--gen-len", "2", "--json", str(out)])
+        == 0
+    )
+    assert json.loads(out.read_text())["pim"]["cycles"] == logged

@@ -60,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tokens shown in the timeline (default 4; keeps files small)",
     )
     p.add_argument(
+        "--dump-commands",
+        nargs=2,
+        metavar=("N", "FILE"),
+        help="write the first N commands of every channel to a CSV for check-log",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -93,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
     )
     from pimsim.engine import simulate
 
+    capacity = 0
+    if args.dump_commands:
+        capacity = int(args.dump_commands[0]) if args.dump_commands[0].isdigit() else 0
+        if capacity < 1:
+            raise PimsimInputError(
+                f"got {args.dump_commands[0]!r}",
+                key="--dump-commands N",
+                expected="an integer >= 1",
+            )
     want_timeline = bool(args.timeline or args.out)
     sim = simulate(
         hw,
@@ -102,7 +117,16 @@ def run(args: argparse.Namespace) -> int:
         exact=args.exact,
         timeline_tokens=args.timeline_tokens if want_timeline else 0,
         progress=args.progress,
+        log_capacity=capacity,
     )
+    if capacity:
+        from pimsim.dram.checker import write_command_log
+
+        write_command_log(
+            args.dump_commands[1],
+            sim.pim.command_logs(),
+            banks_per_group=hw.dram.organization.banks_per_group,
+        )
     report = build_report(
         hw,
         prepared.spec,

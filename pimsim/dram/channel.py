@@ -127,12 +127,15 @@ class ChannelModel:
         state: np.ndarray | None = None,
         start: int = 0,
         log_capacity: int = 0,
+        log: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> ChannelRun:
-        """Serve requests `(cmd, bank, row, col)` with the controller (row commands, refresh)."""
+        """Serve requests `(cmd, bank, row, col)` with the controller (row commands, refresh).
+
+        `log`: an existing (buffer, fill count) pair to append the issued commands to."""
         state = self.new_state() if state is None else state
         arr = requests if isinstance(requests, np.ndarray) else self.requests_array(requests)
         counters = self.new_counters()
-        log, logn = kernel.empty_log(log_capacity)
+        log, logn = log if log is not None else kernel.empty_log(log_capacity)
         end = kernel.run_requests(self.table, state, counters, arr, start, log, logn)
         self._check_progress(end)
         return ChannelRun(int(end), counters, log[: logn[0]])
@@ -147,11 +150,13 @@ class ChannelModel:
         start: int = 0,
         log_capacity: int = 0,
         fast: bool = True,
+        log: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> ChannelRun:
-        """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command."""
+        """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command.
+        The fast paths switch themselves off while the command log still has room."""
         state = self.new_state() if state is None else state
         counters = self.new_counters()
-        log, logn = kernel.empty_log(log_capacity)
+        log, logn = log if log is not None else kernel.empty_log(log_capacity)
         end = kernel.run_gemv(
             self.table, state, counters, chunks, int(segments_per_unit), start, int(fast), log, logn
         )

@@ -35,12 +35,15 @@ class OpRun:
 
 
 class PimSystem:
-    def __init__(self, hw: HardwareConfig, *, exact: bool = False) -> None:
+    def __init__(self, hw: HardwareConfig, *, exact: bool = False, log_capacity: int = 0) -> None:
         self.hw = hw
         self.exact = exact
         self.model = ChannelModel(hw)
         channels = list(range(hw.dram.channels))
-        if exact:
+        # a command log per channel (its first `log_capacity` commands) needs a class each
+        self.per_channel = exact or log_capacity > 0
+        self.logs = [kernel.empty_log(log_capacity) for _ in channels] if log_capacity else None
+        if self.per_channel:
             self.classes = [ChannelClass([c], self.model.new_state()) for c in channels]
         else:
             self.classes = [ChannelClass(channels, self.model.new_state())]
@@ -61,7 +64,7 @@ class PimSystem:
                 state = cls.state if index == len(groups) - 1 else cls.state.copy()
                 program = programs[channels[0]]
                 if not program.is_empty:
-                    counters = self._run_program(program, state, start_cycle)
+                    counters = self._run_program(program, state, start_cycle, channels[0])
                     finish = self.model.end_cycle(state)
                     end = max(end, finish)
                     busiest = max(busiest, finish - start_cycle)
@@ -75,18 +78,35 @@ class PimSystem:
         self.counters += op_counters
         return OpRun(end, op_counters, busiest)
 
-    def _run_program(self, program: ChannelProgram, state: np.ndarray, start: int) -> np.ndarray:
+    def _run_program(
+        self, program: ChannelProgram, state: np.ndarray, start: int, channel: int
+    ) -> np.ndarray:
         self.kernel_calls += 1
+        log = self.logs[channel] if self.logs else None
         if program.requests is not None:
-            run = self.model.run_requests(program.requests, state=state, start=start)
+            run = self.model.run_requests(program.requests, state=state, start=start, log=log)
         else:
             run = self.model.run_gemv(
-                program.chunks, program.segments, state=state, start=start, fast=not self.exact
+                program.chunks,
+                program.segments,
+                state=state,
+                start=start,
+                fast=not self.exact,
+                log=log,
             )
         return run.counters
 
+    def command_logs(self):
+        """Each channel's recorded commands as one table (for the protocol checker)."""
+        import pandas as pd
+
+        from pimsim.dram.channel import log_frame
+
+        frames = [log_frame(buf[: n[0]], ch) for ch, (buf, n) in enumerate(self.logs or [])]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
     def _merge(self, classes: list[ChannelClass]) -> list[ChannelClass]:
-        if self.exact or len(classes) == 1:
+        if self.per_channel or len(classes) == 1:
             return classes
         merged: dict[bytes, ChannelClass] = {}
         for cls in classes:

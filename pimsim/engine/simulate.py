@@ -107,6 +107,7 @@ def simulate(
     exact: bool = False,
     timeline_tokens: int = 0,
     progress: bool | None = None,
+    log_capacity: int = 0,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state."""
     from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table, reduction_cycles
@@ -133,7 +134,7 @@ def simulate(
     if not np.array_equal(ids, np.arange(n)):
         raise PimsimInputError("operator ids must be 0..n-1 in order", key="id")
     vector_ps = asic_cycles_for_table(table, asic).astype(np.int64) * cycle_ps
-    pim_system = PimSystem(hw, exact=exact)
+    pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
     programs = _Programs(mapping)
     unit = np.where(np.isin(kinds, PIM_KINDS), 0, np.where(np.isin(kinds, LINK_KINDS), 2, 1))
 

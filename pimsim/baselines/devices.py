@@ -1,0 +1,308 @@
+"""Baseline devices (GPUs, CPUs): presets in `pimsim/presets/baselines/{gpus,cpus}.yaml`.
+
+`load_device("gpu", "T4")` returns a frozen `BaselineDevice`. Names match case-insensitively and
+ignore separators ("xeon_gold_6154" = "Xeon-Gold-6154"); each preset may list aliases. Unknown
+names, unknown override keys and impossible values raise `PimsimInputError` naming the file and
+key path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pimsim.errors import PimsimInputError
+from pimsim.io_utils import read_yaml
+
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets" / "baselines"
+KINDS = ("gpu", "cpu")
+
+# The per-operator fixed time is named after what it is on each kind of device.
+OVERHEAD_KEY = {"gpu": "kernel_launch_overhead_us", "cpu": "op_dispatch_overhead_us"}
+
+# YAML keys holding numbers, per kind (the overhead key differs).
+_COMMON_NUMBERS = (
+    "peak_flops_TFLOPS",
+    "memory_bandwidth_GBps",
+    "tdp_W",
+    "idle_W",
+    "achievable_compute_fraction",
+    "achievable_bandwidth_fraction",
+)
+_FRACTIONS = ("achievable_compute_fraction", "achievable_bandwidth_fraction")
+_OPTIONAL = ("storage_bytes_per_element",)
+_INFO = ("description", "aliases", "peak_derivation")
+
+
+def number_keys(kind: str) -> tuple[str, ...]:
+    """YAML keys with numeric values for a device of `kind` (also the allowed override keys)."""
+    return (*_COMMON_NUMBERS, OVERHEAD_KEY[kind], *_OPTIONAL)
+
+
+def normalize_name(name: str) -> str:
+    """Lower case, separators dropped: "Xeon_Gold 6154" -> "xeongold6154"."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+@dataclass(frozen=True)
+class BaselineDevice:
+    """A GPU or CPU as the baseline model sees it (units in the field names)."""
+
+    name: str
+    kind: str  # "gpu" | "cpu"
+    description: str
+    peak_flops_TFLOPS: float
+    memory_bandwidth_GBps: float
+    tdp_W: float
+    idle_W: float
+    achievable_compute_fraction: float
+    achievable_bandwidth_fraction: float
+    overhead_us: float  # kernel launch (GPU) or per-op dispatch (CPU)
+    storage_bytes_per_element: int | None = None  # None: the operator table's dtype
+    aliases: tuple[str, ...] = ()
+    peak_derivation: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def peak_flops(self) -> float:
+        """FLOP/s."""
+        return self.peak_flops_TFLOPS * 1e12
+
+    @property
+    def bandwidth_Bps(self) -> float:
+        """Bytes/s."""
+        return self.memory_bandwidth_GBps * 1e9
+
+    @property
+    def overhead_s(self) -> float:
+        return self.overhead_us * 1e-6
+
+    @property
+    def overhead_key(self) -> str:
+        return OVERHEAD_KEY[self.kind]
+
+    def assumptions(self) -> dict[str, Any]:
+        """The modelling inputs, keyed as in the preset YAML (for reports and provenance)."""
+        out: dict[str, Any] = {
+            "peak_flops_TFLOPS": self.peak_flops_TFLOPS,
+            "memory_bandwidth_GBps": self.memory_bandwidth_GBps,
+            "tdp_W": self.tdp_W,
+            "idle_W": self.idle_W,
+            "achievable_compute_fraction": self.achievable_compute_fraction,
+            "achievable_bandwidth_fraction": self.achievable_bandwidth_fraction,
+            self.overhead_key: self.overhead_us,
+            "storage_bytes_per_element": self.storage_bytes_per_element,
+            "execution": "one kernel per operator, no fusion, in table order",
+            "time": "max(flops / (peak x compute_fraction), bytes / (bandwidth x "
+            "bandwidth_fraction)) + overhead, per operator",
+            "energy": "idle_W x time + (tdp_W - idle_W) x utilisation x time, utilisation = "
+            "roofline time / time",
+            "preset_file": str(preset_path(self.kind)),
+        }
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> BaselineDevice:
+        """A copy with some YAML keys replaced (`{"kernel_launch_overhead_us": 20}`)."""
+        if not overrides:
+            return self
+        if not isinstance(overrides, Mapping):
+            raise PimsimInputError(
+                f"overrides must be a mapping, got {type(overrides).__name__}",
+                key=f"{self.kind}",
+                expected="a mapping of preset keys to numbers",
+            )
+        allowed = number_keys(self.kind)
+        values: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key not in allowed:
+                raise PimsimInputError(
+                    f"unknown {self.kind} baseline key {key!r}",
+                    key=f"{self.kind}.{key}",
+                    expected="one of " + ", ".join(allowed),
+                )
+            values[key] = value
+        where = f"overrides for {self.name}"
+        fields = _fields_from(self.kind, values, where=where, key_prefix=self.kind, partial=True)
+        checked = replace(self, **fields)
+        _check_consistency(checked, where=where, key_prefix=self.kind)
+        return checked
+
+
+def preset_path(kind: str) -> Path:
+    return PRESET_DIR / f"{_check_kind(kind)}s.yaml"
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise PimsimInputError(
+            f"unknown baseline kind {kind!r}", key="kind", expected="'gpu' or 'cpu'"
+        )
+    return kind
+
+
+def _number(value: Any, *, file: str, key: str, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PimsimInputError(
+            f"expected a number, got {value!r}",
+            file=file,
+            key=key,
+            expected="an integer" if integer else "a number",
+        )
+    if not math.isfinite(value):
+        raise PimsimInputError(f"expected a finite number, got {value!r}", file=file, key=key)
+    if integer and int(value) != value:
+        raise PimsimInputError(f"expected an integer, got {value!r}", file=file, key=key)
+    return int(value) if integer else float(value)
+
+
+def _fields_from(
+    kind: str, raw: Mapping[str, Any], *, where: str, key_prefix: str, partial: bool
+) -> dict[str, Any]:
+    """Dataclass fields from the numeric YAML keys in `raw`, each range-checked."""
+    fields: dict[str, Any] = {}
+    for key in number_keys(kind):
+        path = f"{key_prefix}.{key}"
+        if key not in raw:
+            if partial or key in _OPTIONAL:
+                continue
+            raise PimsimInputError("missing key", file=where, key=path, expected="a number")
+        value = raw[key]
+        if key == "storage_bytes_per_element":
+            if value is None:
+                fields[key] = None
+                continue
+            value = _number(value, file=where, key=path, integer=True)
+            if value not in (1, 2, 4, 8):
+                raise PimsimInputError(
+                    f"got {value}", file=where, key=path, expected="null, 1, 2, 4 or 8"
+                )
+            fields[key] = value
+            continue
+        value = _number(value, file=where, key=path)
+        if key in _FRACTIONS:
+            if not 0.0 < value <= 1.0:
+                raise PimsimInputError(f"got {value}", file=where, key=path, expected="0 < f <= 1")
+        elif key in ("idle_W", OVERHEAD_KEY[kind]):
+            if value < 0.0:
+                raise PimsimInputError(f"got {value}", file=where, key=path, expected=">= 0")
+        elif value <= 0.0:
+            raise PimsimInputError(f"got {value}", file=where, key=path, expected="> 0")
+        fields["overhead_us" if key == OVERHEAD_KEY[kind] else key] = value
+    return fields
+
+
+def _check_consistency(device: BaselineDevice, *, where: str, key_prefix: str) -> None:
+    if device.idle_W > device.tdp_W:
+        raise PimsimInputError(
+            f"idle_W {device.idle_W} exceeds tdp_W {device.tdp_W}",
+            file=where,
+            key=f"{key_prefix}.idle_W",
+            expected="idle_W <= tdp_W",
+        )
+
+
+@cache
+def _catalog(kind: str) -> tuple[dict[str, BaselineDevice], dict[str, str], str]:
+    """(devices by canonical name, normalized name or alias -> canonical name, default name)."""
+    path = preset_path(kind)
+    data = read_yaml(path)
+    if data.get("version") != 1:
+        raise PimsimInputError(
+            f"unsupported version {data.get('version')!r}", file=path, key="version", expected="1"
+        )
+    if data.get("kind") != kind:
+        raise PimsimInputError(f"got {data.get('kind')!r}", file=path, key="kind", expected=kind)
+    raw_devices = data.get("devices")
+    if not isinstance(raw_devices, dict) or not raw_devices:
+        raise PimsimInputError(
+            "no devices", file=path, key="devices", expected="a mapping of name -> device"
+        )
+    allowed = set(number_keys(kind)) | set(_INFO)
+    devices: dict[str, BaselineDevice] = {}
+    index: dict[str, str] = {}
+    for name, raw in raw_devices.items():
+        name = str(name)
+        prefix = f"devices.{name}"
+        if not isinstance(raw, dict):
+            raise PimsimInputError("expected a mapping", file=path, key=prefix)
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise PimsimInputError(
+                f"unknown key {unknown[0]!r}",
+                file=path,
+                key=f"{prefix}.{unknown[0]}",
+                expected="one of " + ", ".join(sorted(allowed)),
+            )
+        fields = _fields_from(kind, raw, where=str(path), key_prefix=prefix, partial=False)
+        aliases = tuple(str(a) for a in raw.get("aliases") or ())
+        derivation = raw.get("peak_derivation") or {}
+        if not isinstance(derivation, dict):
+            raise PimsimInputError("expected a mapping", file=path, key=f"{prefix}.peak_derivation")
+        device = BaselineDevice(
+            name=name,
+            kind=kind,
+            description=str(raw.get("description", "")),
+            aliases=aliases,
+            peak_derivation=tuple(
+                (str(k), _number(v, file=str(path), key=f"{prefix}.peak_derivation.{k}"))
+                for k, v in derivation.items()
+            ),
+            **fields,
+        )
+        _check_consistency(device, where=str(path), key_prefix=prefix)
+        devices[name] = device
+        for label in (name, *aliases):
+            norm = normalize_name(label)
+            if index.get(norm, name) != name:
+                raise PimsimInputError(
+                    f"name or alias {label!r} also names {index[norm]!r}",
+                    file=path,
+                    key=f"{prefix}.aliases",
+                )
+            index[norm] = name
+    default = str(data.get("default", next(iter(devices))))
+    if default not in devices:
+        raise PimsimInputError(
+            f"default {default!r} is not a device",
+            file=path,
+            key="default",
+            expected="one of " + ", ".join(devices),
+        )
+    return devices, index, default
+
+
+def known_devices(kind: str) -> list[str]:
+    """Canonical preset names of `kind`, in file order."""
+    return list(_catalog(_check_kind(kind))[0])
+
+
+def default_device(kind: str) -> str:
+    """The preset used when none is named: GPU "T4", CPU "Xeon-Gold-6154" (PIM-GPT's baselines)."""
+    return _catalog(_check_kind(kind))[2]
+
+
+def load_device(
+    kind: str, name: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> BaselineDevice:
+    """The preset `name` of `kind` ("gpu" | "cpu"), with optional YAML-key overrides.
+
+    `name` None means the default preset. Matching is case-insensitive and ignores separators
+    and aliases are accepted. An unknown name raises `PimsimInputError` listing the known ones.
+    """
+    devices, index, default = _catalog(_check_kind(kind))
+    if name is None:
+        name = default
+    canonical = index.get(normalize_name(name))
+    if canonical is None:
+        raise PimsimInputError(
+            f"unknown {kind.upper()} baseline {name!r}; known {kind.upper()}s: "
+            + ", ".join(devices),
+            file=preset_path(kind),
+            key=kind,
+            expected="one of " + ", ".join(devices),
+        )
+    return devices[canonical].with_overrides(overrides)

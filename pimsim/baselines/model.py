@@ -1,0 +1,226 @@
+"""GPU / CPU baseline model over the same operator table that pimsim simulates on PIM.
+
+Execution model: one kernel per operator (no fusion across operators), operators one after
+another in table order, batch = the operator's `m`. Per operator, vectorised over the table:
+
+    t_compute = flops / (peak_flops x achievable_compute_fraction)
+    t_memory  = bytes / (bandwidth x achievable_bandwidth_fraction)
+    time      = max(t_compute, t_memory) + overhead          (kernel launch / CPU dispatch)
+    roofline  = max(flops / peak_flops, bytes / bandwidth)   (fractions 1, no overhead: a bound)
+
+Energy, an idle + dynamic power model:
+
+    utilisation = roofline / time      (the fraction of the binding roof the operator achieves
+                                        over its whole duration, overhead included; 0..1)
+    energy      = idle_W x time + (tdp_W - idle_W) x utilisation x time
+                = idle_W x time + (tdp_W - idle_W) x roofline
+
+i.e. a device running flat out on its binding roof draws its TDP, an idle one its idle power,
+linear in between. The roofline energy is the same model at utilisation 1 (tdp_W x roofline), a
+lower bound on the modelled energy.
+
+Per-token figures follow the PIM report (`pimsim.report.build`): the ops at positions
+>= prompt_len - 1 (the last prompt step, which yields generated token 1, and every decode step),
+divided by the number of generated tokens = the `lm_head` operators among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pimsim.baselines.devices import BaselineDevice, load_device
+from pimsim.errors import PimsimInputError
+
+REQUIRED_COLUMNS = ("name", "kind", "token", "flops", "bytes", "dtype")
+LM_HEAD = "lm_head"
+# Bytes per element of the table dtypes (same as pimsim.workload.spec.DTYPE_BYTES).
+DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1, "int8": 1}
+
+
+@dataclass(frozen=True)
+class OpCosts:
+    """Per-operator arrays (one entry per table row)."""
+
+    time_s: np.ndarray  # modelled time, overhead included
+    roofline_s: np.ndarray  # pure roofline time
+    energy_j: np.ndarray  # modelled energy
+    roofline_energy_j: np.ndarray  # tdp_W x roofline_s
+    utilisation: np.ndarray  # roofline_s / time_s
+    compute_bound: np.ndarray  # bool: the compute roof binds in the modelled time
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """Per-generated-token latency and energy of a baseline device on one operator table."""
+
+    device: BaselineDevice
+    generated_tokens: int
+    latency_s_per_token: float
+    energy_j_per_token: float
+    roofline_latency_s_per_token: float
+    roofline_energy_j_per_token: float
+    overhead_s_per_token: float  # fixed per-op time inside latency_s_per_token
+    total_s: float  # every op in the table (prompt included)
+    total_j: float
+    roofline_total_s: float
+    n_ops: int
+    breakdown_s: dict[str, float] = field(default_factory=dict)  # per token, by op kind
+    breakdown_j: dict[str, float] = field(default_factory=dict)  # per token, by op kind
+
+    @property
+    def tokens_per_s(self) -> float:
+        return 1.0 / self.latency_s_per_token if self.latency_s_per_token > 0 else 0.0
+
+    @property
+    def mean_power_W(self) -> float:
+        if self.latency_s_per_token <= 0.0:
+            return 0.0
+        return self.energy_j_per_token / self.latency_s_per_token
+
+    def to_json(self) -> dict[str, Any]:
+        """The `baselines.gpu` / `baselines.cpu` entry of a pimsim.report.v1 (plus extras)."""
+        return {
+            "name": self.device.name,
+            "kind": self.device.kind,
+            "description": self.device.description,
+            "latency_s_per_token": float(self.latency_s_per_token),
+            "energy_j_per_token": float(self.energy_j_per_token),
+            "tokens_per_s": float(self.tokens_per_s),
+            "mean_power_W": float(self.mean_power_W),
+            "roofline_latency_s_per_token": float(self.roofline_latency_s_per_token),
+            "roofline_energy_j_per_token": float(self.roofline_energy_j_per_token),
+            "overhead_s_per_token": float(self.overhead_s_per_token),
+            "generated_tokens": int(self.generated_tokens),
+            "total_s": float(self.total_s),
+            "total_j": float(self.total_j),
+            "latency_breakdown_s": {k: float(v) for k, v in self.breakdown_s.items()},
+            "energy_breakdown_j": {k: float(v) for k, v in self.breakdown_j.items()},
+            "assumptions": self.device.assumptions(),
+        }
+
+
+def _check_table(table: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise PimsimInputError(
+            "operator table lacks columns " + ", ".join(missing),
+            key="table",
+            expected="a table from pimsim.workload.lower() or read_trace()",
+        )
+
+
+def _byte_scale(device: BaselineDevice, table: pd.DataFrame) -> np.ndarray | float:
+    """Factor on each op's bytes when the device stores elements at a different width."""
+    if device.storage_bytes_per_element is None:
+        return 1.0
+    codes, dtypes = pd.factorize(table["dtype"])
+    try:
+        widths = np.array([DTYPE_BYTES[str(d)] for d in dtypes], dtype=np.float64)
+    except KeyError as exc:
+        raise PimsimInputError(
+            f"unknown dtype {exc.args[0]!r} in the operator table",
+            key="dtype",
+            expected="one of " + ", ".join(DTYPE_BYTES),
+        ) from None
+    return device.storage_bytes_per_element / widths[codes]
+
+
+def op_costs(device: BaselineDevice, table: pd.DataFrame) -> OpCosts:
+    """Modelled and roofline time and energy of every operator (vectorised)."""
+    _check_table(table)
+    flops = table["flops"].to_numpy(dtype=np.float64)
+    nbytes = table["bytes"].to_numpy(dtype=np.float64) * _byte_scale(device, table)
+    roof_c = flops / device.peak_flops
+    roof_m = nbytes / device.bandwidth_Bps
+    t_c = roof_c / device.achievable_compute_fraction
+    t_m = roof_m / device.achievable_bandwidth_fraction
+    busy = np.maximum(t_c, t_m)
+    time = busy + device.overhead_s
+    roof = np.maximum(roof_c, roof_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(time > 0.0, roof / time, 0.0)
+    energy = device.idle_W * time + (device.tdp_W - device.idle_W) * roof
+    return OpCosts(
+        time_s=time,
+        roofline_s=roof,
+        energy_j=energy,
+        roofline_energy_j=device.tdp_W * roof,
+        utilisation=util,
+        compute_bound=t_c > t_m,
+    )
+
+
+def generated_token_window(
+    table: pd.DataFrame, prompt_len: int | None = None
+) -> tuple[np.ndarray, int]:
+    """(mask of the ops that produce generated tokens, number of generated tokens).
+
+    The ops at positions >= prompt_len - 1, as in the PIM report; `prompt_len` defaults to
+    `table.attrs["prompt_len"]`, else to one more than the first `lm_head` position. The token
+    count is the number of `lm_head` ops in the window (at least 1, so a table without any
+    gives the time of its last step).
+    """
+    tokens = table["token"].to_numpy()
+    is_head = (table["name"] == LM_HEAD).to_numpy(dtype=bool)
+    if prompt_len is None:
+        prompt_len = table.attrs.get("prompt_len")
+    if prompt_len is None:
+        first = int(tokens[is_head].min()) if is_head.any() else int(tokens.max(initial=0))
+    else:
+        first = max(int(prompt_len) - 1, 0)
+    mask = tokens >= first
+    return mask, max(int(np.count_nonzero(is_head & mask)), 1)
+
+
+def _by_kind(
+    codes: np.ndarray, kinds: pd.Index, mask: np.ndarray, values: np.ndarray, scale: float
+) -> dict[str, float]:
+    sums = np.bincount(codes[mask], weights=values[mask], minlength=len(kinds)) * scale
+    counts = np.bincount(codes[mask], minlength=len(kinds))
+    return {str(k): float(s) for k, s, c in zip(kinds, sums, counts, strict=True) if c}
+
+
+def evaluate(
+    device: BaselineDevice, table: pd.DataFrame, prompt_len: int | None = None
+) -> BaselineResult:
+    """Per-generated-token latency and energy of `device` running `table` (see module doc)."""
+    costs = op_costs(device, table)
+    mask, n_tokens = generated_token_window(table, prompt_len)
+    per = 1.0 / n_tokens
+    codes, kinds = pd.factorize(table["kind"])
+    window_ops = int(np.count_nonzero(mask))
+    return BaselineResult(
+        device=device,
+        generated_tokens=n_tokens,
+        latency_s_per_token=float(costs.time_s[mask].sum()) * per,
+        energy_j_per_token=float(costs.energy_j[mask].sum()) * per,
+        roofline_latency_s_per_token=float(costs.roofline_s[mask].sum()) * per,
+        roofline_energy_j_per_token=float(costs.roofline_energy_j[mask].sum()) * per,
+        overhead_s_per_token=window_ops * device.overhead_s * per,
+        total_s=float(costs.time_s.sum()),
+        total_j=float(costs.energy_j.sum()),
+        roofline_total_s=float(costs.roofline_s.sum()),
+        n_ops=len(table),
+        breakdown_s=_by_kind(codes, kinds, mask, costs.time_s, per),
+        breakdown_j=_by_kind(codes, kinds, mask, costs.energy_j, per),
+    )
+
+
+def baselines_report(
+    table: pd.DataFrame,
+    gpu: str | None = None,
+    cpu: str | None = None,
+    prompt_len: int | None = None,
+    gpu_overrides: dict[str, Any] | None = None,
+    cpu_overrides: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """`{"gpu": {...}, "cpu": {...}}` for the report's `baselines` key (defaults T4 and
+    Xeon-Gold-6154, PIM-GPT's baselines)."""
+    return {
+        "gpu": evaluate(load_device("gpu", gpu, gpu_overrides), table, prompt_len).to_json(),
+        "cpu": evaluate(load_device("cpu", cpu, cpu_overrides), table, prompt_len).to_json(),
+    }
