@@ -53,13 +53,14 @@ def prepare_run(
     from pimsim.asic import VECTOR_KINDS
 
     check_kinds(table, set(VECTOR_KINDS), source)
-    context = prompt_len + gen_len
+    # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
+    context = prompt_len + gen_len - 1
     if context > spec.max_context_tokens:
         raise PimsimInputError(
-            f"prompt {prompt_len} + generated {gen_len} = {context} tokens exceed the model's "
-            f"context of {spec.max_context_tokens}",
+            f"prompt {prompt_len} + generated {gen_len} needs {context} positions, more than "
+            f"the model's context of {spec.max_context_tokens}",
             key="--gen-len",
-            expected=f"prompt_len + gen_len <= {spec.max_context_tokens}",
+            expected=f"prompt_len + gen_len <= {spec.max_context_tokens + 1}",
         )
     check_sram_capacity(table, hw.asic, file=hw.source)
     mapping = map_model(hw, spec, spec.max_context_tokens)

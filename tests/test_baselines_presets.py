@@ -130,3 +130,23 @@ def test_cli_lists_gpus_and_cpus(capsys):
     assert main(["list", "cpus"]) == 0
     out = capsys.readouterr().out
     assert "Xeon-Gold-6154" in out and "EPYC-7763" in out
+
+
+def test_bad_preset_file_names_the_file_and_key(tmp_path, monkeypatch):
+    from pimsim.baselines import devices
+
+    good = preset_path("gpu").read_text()
+    bad_key = good.replace("    tdp_W: 70.0", "    tdp_W: 70.0\n    tdp: 1")
+    (tmp_path / "gpus.yaml").write_text(bad_key)
+    monkeypatch.setattr(devices, "PRESET_DIR", tmp_path)
+    devices._catalog.cache_clear()
+    try:
+        with pytest.raises(PimsimInputError) as info:
+            load_device("gpu", "T4")
+        assert "gpus.yaml" in str(info.value) and "devices.T4.tdp" in str(info.value)
+        (tmp_path / "gpus.yaml").write_text(good.replace("    idle_W: 26.0", "    idle_W: -1"))
+        devices._catalog.cache_clear()
+        with pytest.raises(PimsimInputError, match="devices.T4.idle_W"):
+            load_device("gpu", "T4")
+    finally:
+        devices._catalog.cache_clear()

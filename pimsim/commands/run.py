@@ -39,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="overlap: operators wait only for inputs and their unit (default); "
         "serial: PIM-GPT's, every instruction waits until ASIC and PIM are idle",
     )
-    p.add_argument("--gpu", default=None, help="GPU baseline (energy/baselines issue)")
-    p.add_argument("--cpu", default=None, help="CPU baseline (energy/baselines issue)")
+    p.add_argument("--gpu", default=None, help="GPU baseline (default T4; `pimsim list gpus`)")
+    p.add_argument(
+        "--cpu", default=None, help="CPU baseline (default Xeon-Gold-6154; `pimsim list cpus`)"
+    )
     p.add_argument("--json", metavar="FILE", help="write the pimsim.report.v1 report here")
     p.add_argument(
         "--out",
@@ -94,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
                 key="--" + name.replace("_", "-"),
                 expected=f"an integer >= {minimum}",
             )
+    from pimsim.baselines import load_device
+
+    load_device("gpu", args.gpu)  # unknown names fail before the simulation, listing known ones
+    load_device("cpu", args.cpu)
     prepared = prepare_run(
         hw, model=args.model, trace=args.trace, prompt_len=args.prompt_len, gen_len=args.gen_len
     )
@@ -127,6 +133,12 @@ def run(args: argparse.Namespace) -> int:
             sim.pim.command_logs(),
             banks_per_group=hw.dram.organization.banks_per_group,
         )
+    from pimsim.baselines import baselines_report
+    from pimsim.report.build import energy_breakdown
+
+    baselines = baselines_report(
+        prepared.table, gpu=args.gpu, cpu=args.cpu, prompt_len=prepared.prompt_len
+    )
     report = build_report(
         hw,
         prepared.spec,
@@ -136,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         gen_len=prepared.gen_len,
         mapping_summary=prepared.mapping.summary(),
         exact=args.exact,
+        baselines=baselines,
     )
     if args.json:
         atomic_write_json(args.json, report)
@@ -147,5 +160,17 @@ def run(args: argparse.Namespace) -> int:
         dump_resolved(hw, out / "hw_resolved.yaml")
         atomic_write_text(out / "ops.csv", op_table(prepared.table, sim).to_csv(index=False))
         atomic_write_json(out / "timeline.json", perfetto_trace(sim, hw))
+        energy = energy_breakdown(hw, prepared.table, sim)
+        atomic_write_json(
+            out / "energy.json",
+            {
+                "command_counts": report["pim"]["commands_by_type"],
+                "energy_per_command_j": energy["per_command_j"],
+                "components_j": energy["components"],
+                "by_kind_j": energy["by_kind"],
+                "dram_energy_table": hw.resolved_dict()["dram_energy"],
+                "asic": hw.resolved_dict()["asic"],
+            },
+        )
     print(format_report(report, hw))
     return 0

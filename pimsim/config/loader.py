@@ -22,6 +22,7 @@ from pimsim.config.schema import (
     DTYPE_BYTES,
     AsicConfig,
     DramConfig,
+    DramEnergy,
     HardwareConfig,
     Organization,
     PimConfig,
@@ -48,9 +49,18 @@ DRAM_KEYS = (
     "organization",
     "timing",
     "rules_extra",
+    "energy",
 )
 PIM_KEYS = ("enabled", "mac_lanes", "dtype", "banks_per_mac_unit", "global_buffer_bytes")
-ASIC_FLOAT_KEYS = ("clock_GHz", "link_bandwidth_GBps", "link_latency_ns")
+ASIC_FLOAT_KEYS = (
+    "clock_GHz",
+    "link_bandwidth_GBps",
+    "link_latency_ns",
+    "vector_op_pJ",
+    "sram_pJ_per_byte",
+    "static_mW",
+)
+ENERGY_KEYS = tuple(DramEnergy.__dataclass_fields__)
 ASIC_INT_KEYS = (
     "vector_lanes",
     "pipeline_latency_cycles",
@@ -70,6 +80,7 @@ PRESET_KEYS = (
     "timing_may_be_zero",
     "groups",
     "rules",
+    "energy",
 )
 RULE_KEYS = ("scope", "prev", "next", "distance", "window")
 
@@ -368,6 +379,29 @@ def _resolve_timing(
 # the hardware description
 
 
+def _dram_energy(preset: dict, preset_file: str, dram_raw: dict, file: str) -> DramEnergy | None:
+    """Per-command energies: the preset's `energy:` with `dram.energy` overrides."""
+    base = _mapping(preset.get("energy"), preset_file, "energy")
+    user = _mapping(dram_raw.get("energy"), file, "dram.energy")
+    _check_keys(base, ENERGY_KEYS, preset_file, "energy")
+    _check_keys(user, ENERGY_KEYS, file, "dram.energy")
+    merged = {**base, **user}
+    if not merged:
+        return None
+    values = {}
+    for key in ENERGY_KEYS:
+        if key not in merged:
+            raise _fail(
+                file, f"dram.energy.{key}", "missing (the preset does not give it)", "a number >= 0"
+            )
+        source, prefix = (file, "dram.energy") if key in user else (preset_file, "energy")
+        value = _float(merged[key], source, f"{prefix}.{key}", positive=False)
+        if value < 0:
+            raise _fail(source, f"{prefix}.{key}", f"got {value}", "a number >= 0")
+        values[key] = value
+    return DramEnergy(**values)
+
+
 def resolve_hw_path(name: str | Path) -> Path:
     """A path, or a file name / stem in ./hw_configs or the repository's hw_configs/."""
     candidate = Path(name)
@@ -458,6 +492,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             dram_raw.get("page_policy", "open"), PAGE_POLICIES, file, "dram.page_policy"
         ),
         refresh=refresh,
+        energy=_dram_energy(preset, preset_file, dram_raw, file),
     )
 
     pim_raw = _mapping(data.get("pim"), file, "pim")
@@ -540,6 +575,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "banks_per_mac_unit": pim.banks_per_mac_unit,
             "global_buffer_bytes": pim.global_buffer_bytes,
         },
+        "dram_energy": ({k: getattr(dram.energy, k) for k in ENERGY_KEYS} if dram.energy else None),
         "asic": dict(asic_values),
     }
     digest_source = {k: v for k, v in resolved.items() if k != "source"}

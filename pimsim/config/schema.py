@@ -43,6 +43,22 @@ class TimingRule:
 
 
 @dataclass(frozen=True)
+class DramEnergy:
+    """Per-command DRAM/PIM energies (nJ) and background power; from the DRAM preset."""
+
+    act_per_bank_nJ: float  # one bank activation, including its precharge
+    rd_nJ: float  # one column read inside the device (array + bank I/O)
+    wr_nJ: float  # one column write inside the device
+    mac_per_bank_nJ: float  # one bank's MAC column access (MAC16 = one per served bank)
+    global_buffer_write_nJ: float  # one WRGB into the global buffer (array side)
+    result_read_nJ: float  # one RDMAC read of the MAC result registers (array side)
+    refab_nJ: float  # one all-bank refresh
+    refpb_nJ: float  # one per-bank refresh
+    io_pJ_per_bit: float  # data pins between PIM device and ASIC
+    background_mW_per_channel: float  # standby power of one channel
+
+
+@dataclass(frozen=True)
 class DramConfig:
     preset: str
     standard: str
@@ -53,6 +69,7 @@ class DramConfig:
     rules: tuple[TimingRule, ...]
     page_policy: str  # open | closed
     refresh: str  # all_bank | per_bank | none
+    energy: DramEnergy | None = None
 
     @property
     def clock_hz(self) -> float:
@@ -89,6 +106,10 @@ class AsicConfig:
     rsqrt_nr_iterations: int = 2  # fast inverse square root refinement (PIM-GPT)
     link_bandwidth_GBps: float = 32.0  # per channel: 16 Gb/s/pin x 16 DQ (GDDR6)
     link_latency_ns: float = 10.0  # ASIC <-> PIM one-way latency per transfer
+    # energy (28 nm ASIC; see hw_configs for sources and assumptions)
+    vector_op_pJ: float = 0.5  # one BF16 element operation in a vector lane
+    sram_pJ_per_byte: float = 1.25  # on-chip buffer access
+    static_mW: float = 100.0  # leakage + clock tree of the whole ASIC
 
     @property
     def cycle_ps(self) -> int:

@@ -45,6 +45,8 @@ class SimResult:
     pim: PimSystem = field(repr=False)
     lm_head_end_ps: list[int] = field(default_factory=list)
     timeline: list[tuple] = field(default_factory=list, repr=False)
+    reduce_ops: np.ndarray | None = field(default=None, repr=False)  # lane ops per op
+    kind_counters: dict = field(default_factory=dict, repr=False)  # PIM commands per op kind
 
 
 def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None) -> None:
@@ -110,7 +112,7 @@ def simulate(
     log_capacity: int = 0,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state."""
-    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table, reduction_cycles
+    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table, reduction_cycles, reduction_ops
     from pimsim.asic.link import link_transfer_ps
 
     if mode not in MODES:
@@ -143,6 +145,8 @@ def simulate(
     start_ps = np.zeros(n, dtype=np.int64)
     end_ps = np.zeros(n, dtype=np.int64)
     reduce_ps = np.zeros(n, dtype=np.int64)
+    reduce_ops = np.zeros(n, dtype=np.int64)
+    kind_counters: dict[str, np.ndarray] = {}
     lm_ends: list[int] = []
     timeline: list[tuple] = []
     record = timeline_tokens > 0
@@ -163,9 +167,13 @@ def simulate(
             for _ in range(repeats):
                 run = pim_system.run(progs, math.ceil(finish_ps / tck_ps))
                 finish_ps = max(finish_ps, run.end_cycle * tck_ps)
+                kind_counters.setdefault(kinds[i], np.zeros_like(run.counters))
+                kind_counters[kinds[i]] += run.counters
         red = reduction_cycles(partials, outputs * repeats, asic) if partials > 1 else 0
+        reduce_ops[i] = reduction_ops(partials, outputs * repeats) if partials > 1 else 0
         if tail_macs:  # 2 ops (multiply, add) per tail multiply-add, lanes wide
             red += asic.pipeline_latency_cycles + math.ceil(2 * tail_macs / asic.vector_lanes)
+            reduce_ops[i] += 2 * tail_macs
         return finish_ps, red * cycle_ps
 
     def log(i: int, unit_name: str, t0: int, t1: int) -> None:
@@ -270,7 +278,17 @@ def simulate(
     if not all(event.triggered for event in done):
         raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
     return SimResult(
-        mode, int(env.now), start_ps, end_ps, unit, reduce_ps, pim_system, lm_ends, timeline
+        mode,
+        int(env.now),
+        start_ps,
+        end_ps,
+        unit,
+        reduce_ps,
+        pim_system,
+        lm_ends,
+        timeline,
+        reduce_ops,
+        kind_counters,
     )
 
 

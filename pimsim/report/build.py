@@ -27,7 +27,8 @@ def _per_token_latency(
     first_decode_position = max(prompt_len - 1, 0)
     mask = positions >= first_decode_position
     t_start = int(sim.op_start_ps[mask].min()) if mask.any() else 0
-    tokens = max(len(sim.lm_head_end_ps), 1)
+    # generated tokens: the LM heads of the decode window (batched prefill has one more before)
+    tokens = max(int(((table["name"] == "lm_head").to_numpy() & mask).sum()), 1)
     decode_ps = sim.end_ps - t_start
     return decode_ps / tokens * 1e-12, t_start * 1e-12
 
@@ -63,6 +64,38 @@ def bounds(hw: HardwareConfig, sim: SimResult, table: pd.DataFrame) -> dict[str,
     }
 
 
+def energy_breakdown(hw: HardwareConfig, table: pd.DataFrame, sim: SimResult) -> dict:
+    """Energy by component (J) and by operator kind (J) of a simulated run."""
+    from pimsim.asic import VECTOR_KINDS, table_ops
+    from pimsim.energy import EnergyInputs, per_command_energy_j, run_energy_j
+
+    kinds = table["kind"].to_numpy()
+    vector = np.isin(kinds, sorted(VECTOR_KINDS))
+    lane_ops = table_ops(table, hw.asic)
+    sram_bytes = int(table.loc[vector, "bytes"].sum())
+    embed_bytes = int((table.loc[table["kind"] == "embed", "out_features"] * 2).sum())
+    inputs = EnergyInputs(
+        sim.pim.counters,
+        sim.end_ps * 1e-12,
+        int(lane_ops.sum() + sim.reduce_ops.sum()),
+        sram_bytes,
+        embed_bytes,
+    )
+    components = run_energy_j(hw, inputs)
+    # by operator kind: the PIM commands each kind issued and the vector work of each kind;
+    # background and static power are listed on their own
+    per_cmd = per_command_energy_j(hw)
+    by_kind: dict[str, float] = {}
+    for kind, counters in sim.kind_counters.items():
+        by_kind[str(kind)] = sum(per_cmd[c.name] * int(counters[c]) for c in Cmd)
+    for kind in np.unique(kinds[vector]):
+        ops = float(lane_ops[kinds == kind].sum())
+        by_kind[str(kind)] = by_kind.get(str(kind), 0.0) + ops * hw.asic.vector_op_pJ * 1e-12
+    by_kind["reduction"] = float(sim.reduce_ops.sum()) * hw.asic.vector_op_pJ * 1e-12
+    by_kind["background_and_static"] = components["dram_background"] + components["asic_static"]
+    return {"components": components, "by_kind": by_kind, "per_command_j": per_cmd}
+
+
 def build_report(
     hw: HardwareConfig,
     spec,
@@ -73,6 +106,7 @@ def build_report(
     gen_len: int,
     mapping_summary: dict[str, Any],
     exact: bool,
+    baselines: dict | None = None,
 ) -> dict[str, Any]:
     counts_by_type = {c.name: int(sim.pim.counters[c]) for c in Cmd}
     per_token_s, prefill_s = _per_token_latency(sim, table, prompt_len, gen_len)
@@ -86,6 +120,18 @@ def build_report(
     unit_busy["vector"] += reductions
     from pimsim.workload import count_parameters
 
+    energy = energy_breakdown(hw, table, sim)
+    energy_j = float(sum(energy["components"].values()))
+    latency_s = sim.end_ps * 1e-12
+    first_decode = max(prompt_len - 1, 0)
+    tokens = max(int(((table["name"] == "lm_head") & (table["token"] >= first_decode)).sum()), 1)
+    # energy of the decode phase, apportioned by time when a prompt was processed first
+    decode_share = (per_token_s * tokens) / latency_s if latency_s else 1.0
+    energy_per_token = energy_j * min(decode_share, 1.0) / tokens
+    speedup = efficiency = None
+    if baselines:
+        speedup = {k: v["latency_s_per_token"] / per_token_s for k, v in baselines.items()}
+        efficiency = {k: v["energy_j_per_token"] / energy_per_token for k, v in baselines.items()}
     return {
         "schema": "pimsim.report.v1",
         "hw": {"name": hw.name, "config_sha256": hw.sha256},
@@ -101,20 +147,21 @@ def build_report(
             "latency_s_per_token": per_token_s,
             "tokens_per_s": 1.0 / per_token_s if per_token_s else 0.0,
             "prefill_s": prefill_s,
-            "energy_j": None,
-            "energy_j_per_token": None,
+            "energy_j": energy_j,
+            "energy_j_per_token": energy_per_token,
             "row_hit_rate": sim.pim.row_hit_rate,
             "commands": family_counts(counts_by_type),
             "commands_by_type": counts_by_type,
             "latency_breakdown_s": breakdown,
             "unit_busy_s": unit_busy,
-            "energy_breakdown_j": {},
+            "energy_breakdown_j": energy["components"],
+            "energy_by_kind_j": energy["by_kind"],
             "bounds": bounds(hw, sim, table),
             "mapping": mapping_summary,
         },
-        "baselines": None,
-        "speedup": None,
-        "energy_efficiency": None,
+        "baselines": baselines,
+        "speedup": speedup,
+        "energy_efficiency": efficiency,
     }
 
 

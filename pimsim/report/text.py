@@ -38,6 +38,41 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
         lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
     counts = ", ".join(f"{k} {v}" for k, v in pim["commands"].items() if v)
     lines.append(f"  commands            {counts}")
-    if pim.get("energy_j") is None:
-        lines.append("  energy, baselines   (not modelled yet)")
+    if pim.get("energy_j") is not None:
+        lines.append(
+            f"  energy / token      {pim['energy_j_per_token'] * 1e3:.3f} mJ   "
+            f"(total {pim['energy_j'] * 1e3:.3f} mJ)"
+        )
+        total_e = sum(pim["energy_breakdown_j"].values()) or 1.0
+        parts = sorted(pim["energy_breakdown_j"].items(), key=lambda kv: -kv[1])
+        lines.append(
+            "  energy by component "
+            + ", ".join(f"{k} {100 * v / total_e:.1f} %" for k, v in parts if v / total_e >= 0.005)
+        )
+    if report.get("baselines"):
+        lines.append("")
+        lines.append(
+            f"  {'':<22}{'latency/token':>15}{'tokens/s':>11}{'energy/token':>15}"
+            f"{'speedup':>10}{'energy eff.':>13}"
+        )
+        lines.append(
+            f"  {'PIM (' + hw.name + ')':<22}{_si(pim['latency_s_per_token']):>15}"
+            f"{pim['tokens_per_s']:>11.1f}{pim['energy_j_per_token'] * 1e3:>12.3f} mJ"
+            f"{'1.0x':>10}{'1.0x':>13}"
+        )
+        for key in ("gpu", "cpu"):
+            base = report["baselines"].get(key)
+            if not base:
+                continue
+            label = f"{key.upper()} ({base['name']})"
+            lines.append(
+                f"  {label:<22}{_si(base['latency_s_per_token']):>15}"
+                f"{1 / base['latency_s_per_token']:>11.1f}"
+                f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
+                f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
+            )
+        lines.append(
+            "  (speedup and energy efficiency: baseline / PIM per generated token; "
+            "baselines model kernel overheads and achievable bandwidth, see --json)"
+        )
     return "\n".join(lines)
