@@ -15,6 +15,7 @@ from pimsim.errors import PimsimInputError
 COMMAND_MODULES = (
     "pimsim.commands.run",
     "pimsim.commands.gemv",
+    "pimsim.commands.compare",
     "pimsim.commands.lower",
     "pimsim.commands.list_cmd",
     "pimsim.commands.check_config",

@@ -1,0 +1,135 @@
+"""`pimsim compare --hw HW --models a,b,...`: PIM vs GPU vs CPU over many models."""
+
+from __future__ import annotations
+
+import argparse
+
+from pimsim.commands.common import add_hw_options
+
+PAPER_MODELS = "gpt2-small,gpt2-medium,gpt2-large,gpt2-xl,gpt3-small,gpt3-medium,gpt3-large,gpt3-xl"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="PIM vs GPU vs CPU latency and energy over many models",
+        description="Run each model on the PIM system and the GPU/CPU baselines "
+        "(the table behind the paper-style figures).",
+    )
+    add_hw_options(p)
+    p.add_argument(
+        "--models",
+        default=PAPER_MODELS,
+        help=f"comma-separated model names or paths (default: {PAPER_MODELS})",
+    )
+    p.add_argument("--prompt-len", type=int, default=1, metavar="P")
+    p.add_argument("--gen-len", type=int, default=8, metavar="N")
+    p.add_argument("--mode", choices=("overlap", "serial"), default="overlap")
+    p.add_argument("--gpu", default=None, help="GPU baseline (default T4)")
+    p.add_argument("--cpu", default=None, help="CPU baseline (default Xeon-Gold-6154)")
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write the rows as CSV")
+    p.set_defaults(func=run)
+
+
+def compare_rows(
+    hw,
+    models: list[str],
+    *,
+    prompt_len: int,
+    gen_len: int,
+    mode: str,
+    gpu: str | None,
+    cpu: str | None,
+) -> list[dict]:
+    """One row per model: PIM, GPU and CPU per-token latency and energy, and the ratios."""
+    from pimsim.baselines import baselines_report
+    from pimsim.engine import simulate
+    from pimsim.report.build import build_report
+    from pimsim.run_pipeline import prepare_run
+
+    rows = []
+    for model in models:
+        prepared = prepare_run(hw, model=model, prompt_len=prompt_len, gen_len=gen_len)
+        sim = simulate(hw, prepared.table, prepared.mapping, mode=mode)
+        baselines = baselines_report(
+            prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len
+        )
+        report = build_report(
+            hw,
+            prepared.spec,
+            prepared.table,
+            sim,
+            prompt_len=prepared.prompt_len,
+            gen_len=prepared.gen_len,
+            mapping_summary={},
+            exact=False,
+            baselines=baselines,
+        )
+        pim = report["pim"]
+        row = {
+            "model": report["model"]["name"],
+            "params": report["model"]["params"],
+            "hw": hw.name,
+            "prompt_len": prompt_len,
+            "gen_len": gen_len,
+            "mode": mode,
+            "pim_latency_s_per_token": pim["latency_s_per_token"],
+            "pim_energy_j_per_token": pim["energy_j_per_token"],
+            "pim_row_hit_rate": pim["row_hit_rate"],
+        }
+        for key in ("gpu", "cpu"):
+            base = baselines[key]
+            row[f"{key}_name"] = base["name"]
+            row[f"{key}_latency_s_per_token"] = base["latency_s_per_token"]
+            row[f"{key}_energy_j_per_token"] = base["energy_j_per_token"]
+            row[f"speedup_{key}"] = report["speedup"][key]
+            row[f"energy_efficiency_{key}"] = report["energy_efficiency"][key]
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pimsim.baselines import load_device
+    from pimsim.config import load_hw
+    from pimsim.io_utils import atomic_write_json, atomic_write_text
+
+    hw = load_hw(args.hw, args.overrides)
+    load_device("gpu", args.gpu)
+    load_device("cpu", args.cpu)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    rows = compare_rows(
+        hw,
+        models,
+        prompt_len=args.prompt_len,
+        gen_len=args.gen_len,
+        mode=args.mode,
+        gpu=args.gpu,
+        cpu=args.cpu,
+    )
+    table = pd.DataFrame(rows)
+    if args.json:
+        atomic_write_json(args.json, rows)
+    if args.csv:
+        atomic_write_text(args.csv, table.to_csv(index=False))
+    shown = pd.DataFrame(
+        {
+            "model": table["model"],
+            "PIM ms/tok": table["pim_latency_s_per_token"] * 1e3,
+            "PIM mJ/tok": table["pim_energy_j_per_token"] * 1e3,
+            f"{rows[0]['gpu_name']} ms/tok": table["gpu_latency_s_per_token"] * 1e3,
+            f"{rows[0]['cpu_name']} ms/tok": table["cpu_latency_s_per_token"] * 1e3,
+            "speedup GPU": table["speedup_gpu"],
+            "speedup CPU": table["speedup_cpu"],
+            "energy eff. GPU": table["energy_efficiency_gpu"],
+            "energy eff. CPU": table["energy_efficiency_cpu"],
+        }
+    )
+    print(
+        f"pimsim compare on {hw.name}: prompt {args.prompt_len}, generate {args.gen_len}, "
+        f"{args.mode} mode"
+    )
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
