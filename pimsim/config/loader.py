@@ -69,7 +69,7 @@ ASIC_INT_KEYS = (
     "reciprocal_nr_iterations",
     "rsqrt_nr_iterations",
 )
-ASIC_KEYS = ASIC_FLOAT_KEYS + ASIC_INT_KEYS
+ASIC_KEYS = ASIC_FLOAT_KEYS + ASIC_INT_KEYS + ("vector_model",)
 PRESET_KEYS = (
     "version",
     "name",
@@ -540,6 +540,10 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         asic_values[key] = _int(
             asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}", minimum=minimum
         )
+    asic_values["vector_model"] = _choice(
+        asic_raw.get("vector_model", defaults.vector_model), ("pipelined", "serial"), file,
+        "asic.vector_model",
+    )
     asic = AsicConfig(**asic_values)
 
     resolved = {

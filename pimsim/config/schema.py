@@ -106,6 +106,8 @@ class AsicConfig:
     rsqrt_nr_iterations: int = 2  # fast inverse square root refinement (PIM-GPT)
     link_bandwidth_GBps: float = 32.0  # per channel: 16 Gb/s/pin x 16 DQ (GDDR6)
     link_latency_ns: float = 10.0  # ASIC <-> PIM one-way latency per transfer
+    vector_model: str = "pipelined"  # pipelined: lanes are chains of function units; serial:
+    # every element operation takes a lane cycle (see pimsim.asic.vector)
     # energy (28 nm ASIC; see hw_configs for sources and assumptions)
     vector_op_pJ: float = 0.5  # one BF16 element operation in a vector lane
     sram_pJ_per_byte: float = 1.25  # on-chip buffer access
