@@ -17,8 +17,17 @@ def test_synthetic_command_stream_equals_hand_sum(config):
     hw = load_hw(config)
     e, org = hw.dram.energy, hw.dram.organization
     counters = np.zeros(len(Cmd) + 3, dtype=np.int64)
-    counts = {Cmd.ACT: 3, Cmd.ACT16: 2, Cmd.PREA: 2, Cmd.RD: 5, Cmd.WR: 4, Cmd.MAC16: 100,
-              Cmd.WRGB: 64, Cmd.RDMAC: 7, Cmd.REFab: 1}
+    counts = {
+        Cmd.ACT: 3,
+        Cmd.ACT16: 2,
+        Cmd.PREA: 2,
+        Cmd.RD: 5,
+        Cmd.WR: 4,
+        Cmd.MAC16: 100,
+        Cmd.WRGB: 64,
+        Cmd.RDMAC: 7,
+        Cmd.REFab: 1,
+    }
     for cmd, n in counts.items():
         counters[cmd] = n
     duration = 2e-6
@@ -69,8 +78,22 @@ def test_run_report_energy_fields(tmp_path):
     from pimsim.cli import main
 
     out = tmp_path / "run"
-    assert main(["run", "--hw", "gddr6_aim", "--model", "gpt2-small", "--gen-len", "2",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--hw",
+                "gddr6_aim",
+                "--model",
+                "gpt2-small",
+                "--gen-len",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     pim = report["pim"]
     assert pim["energy_j"] == pytest.approx(sum(pim["energy_breakdown_j"].values()))
@@ -78,17 +101,23 @@ def test_run_report_energy_fields(tmp_path):
     for key in ("gpu", "cpu"):
         base = report["baselines"][key]
         assert report["speedup"][key] == pytest.approx(
-            base["latency_s_per_token"] / pim["latency_s_per_token"])
+            base["latency_s_per_token"] / pim["latency_s_per_token"]
+        )
         assert report["energy_efficiency"][key] == pytest.approx(
-            base["energy_j_per_token"] / pim["energy_j_per_token"])
+            base["energy_j_per_token"] / pim["energy_j_per_token"]
+        )
     energy = json.loads((out / "energy.json").read_text())
     counts, per_cmd = energy["command_counts"], energy["energy_per_command_j"]
     command_part = sum(counts[k] * per_cmd[k] for k in per_cmd)
     components = energy["components_j"]
-    driven = sum(v for k, v in components.items()
-                 if k not in ("dram_background", "asic_vector", "asic_sram", "asic_static"))
-    io_links = components["io"] - sum(
-        counts[k] for k in ("RD", "WR", "WRGB", "RDMAC")) * 256 * 5.5e-12
+    driven = sum(
+        v
+        for k, v in components.items()
+        if k not in ("dram_background", "asic_vector", "asic_sram", "asic_static")
+    )
+    io_links = (
+        components["io"] - sum(counts[k] for k in ("RD", "WR", "WRGB", "RDMAC")) * 256 * 5.5e-12
+    )
     assert command_part == pytest.approx(driven - io_links, rel=1e-9)
 
 
@@ -107,13 +136,30 @@ def test_compare_table(tmp_path, capsys):
 
     out = tmp_path / "c.json"
     csv = tmp_path / "c.csv"
-    assert main(["compare", "--hw", "gddr6_aim", "--models", "gpt2-small,gpt2-medium",
-                 "--gen-len", "2", "--json", str(out), "--csv", str(csv)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--hw",
+                "gddr6_aim",
+                "--models",
+                "gpt2-small,gpt2-medium",
+                "--gen-len",
+                "2",
+                "--json",
+                str(out),
+                "--csv",
+                str(csv),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())
     assert [r["model"] for r in rows] == ["gpt2-small", "gpt2-medium"]
     for row in rows:
         assert row["speedup_gpu"] == pytest.approx(
-            row["gpu_latency_s_per_token"] / row["pim_latency_s_per_token"])
+            row["gpu_latency_s_per_token"] / row["pim_latency_s_per_token"]
+        )
     # a bigger model takes longer per token on every device
     assert rows[1]["pim_latency_s_per_token"] > rows[0]["pim_latency_s_per_token"]
     assert rows[1]["gpu_latency_s_per_token"] > rows[0]["gpu_latency_s_per_token"]

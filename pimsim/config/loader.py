@@ -541,7 +541,9 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}", minimum=minimum
         )
     asic_values["vector_model"] = _choice(
-        asic_raw.get("vector_model", defaults.vector_model), ("pipelined", "serial"), file,
+        asic_raw.get("vector_model", defaults.vector_model),
+        ("pipelined", "serial"),
+        file,
         "asic.vector_model",
     )
     asic = AsicConfig(**asic_values)

@@ -229,14 +229,17 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
 
 
 @njit(cache=True)
-def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
-    """Issue a column command, opening its row first if needed; returns its issue cycle."""
+def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
+    """Make the banks of column command `cmd` hold `row`: precharge if another row is open,
+    then activate (all-bank variants for multi-bank commands), each at its earliest legal
+    cycle, refreshing first when one falls due. An activation marks the state (SC_PENDING:
+    1 miss, 2 conflict) so the access it serves is counted as such, even when the row is
+    opened ahead of that access."""
     is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
     act = ACT16 if is_all else ACT
     pre = PREA if is_all else PRE
     first, stop, step = _target_range(tab, cmd, bank)
     afirst, astop, astep = _target_range(tab, act, bank)
-    activated = False
     conflicted = False
     spins = 0
     while True:
@@ -246,37 +249,55 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
                 hit = False
                 break
         if hit:
-            c = cmd
-        elif _any_open(tab, st, afirst, astop, astep):
-            c = pre
-        else:
-            c = act
+            return
+        c = pre if _any_open(tab, st, afirst, astop, astep) else act
         t = max(earliest(tab, st, c, bank), start)
         if refresh_if_due(tab, st, ct, t, log, logn):
             spins += 1
             if spins > MAX_REFRESH_SPINS:  # refresh closes the row faster than it can be used
                 st[tab[H_S_SC] + SC_STALLED] = 1
-                return t
+                return
             continue
         spins = 0
-        issue(tab, st, ct, c, bank, row if c != pre else -1, col if c == cmd else -1, t, log, logn)
-        if c == act:
-            activated = True
-        elif c == pre:
+        issue(tab, st, ct, c, bank, row if c == act else -1, -1, t, log, logn)
+        if c == pre:
             conflicted = True
         else:
-            break
+            mark = 2 if conflicted else 1
+            if st[tab[H_S_SC] + SC_PENDING] < mark:
+                st[tab[H_S_SC] + SC_PENDING] = mark
+
+
+@njit(cache=True)
+def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
+    """Issue a column command, opening its row first if needed; returns its issue cycle."""
+    spins = 0
+    while True:
+        open_row(tab, st, ct, cmd, bank, row, start, log, logn)
+        if st[tab[H_S_SC] + SC_STALLED]:
+            return start
+        t = max(earliest(tab, st, cmd, bank), start)
+        if refresh_if_due(tab, st, ct, t, log, logn):  # it closed the row: open it again
+            spins += 1
+            if spins > MAX_REFRESH_SPINS:
+                st[tab[H_S_SC] + SC_STALLED] = 1
+                return t
+            continue
+        issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
+        break
     pending = st[tab[H_S_SC] + SC_PENDING]
     st[tab[H_S_SC] + SC_PENDING] = 0
-    if not activated and pending == 0:
+    if pending == 0:
         ct[CT_HITS] += 1
-    elif not activated:
-        ct[CT_MISSES if pending == 1 else CT_CONFLICTS] += 1
-    elif conflicted:
-        ct[CT_CONFLICTS] += 1
-    else:
+    elif pending == 1:
         ct[CT_MISSES] += 1
+    else:
+        ct[CT_CONFLICTS] += 1
     if close_after and tab[H_CLOSED]:
+        is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
+        act = ACT16 if is_all else ACT
+        pre = PREA if is_all else PRE
+        afirst, astop, astep = _target_range(tab, act, bank)
         while _any_open(tab, st, afirst, astop, astep):
             tp = max(earliest(tab, st, pre, bank), start)
             if not refresh_if_due(tab, st, ct, tp, log, logn):
@@ -318,47 +339,6 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
     if is_column:
         ct[CT_HITS] += n
     return n
-
-
-@njit(cache=True)
-def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
-    """Open `row` for column command `cmd` ahead of time (precharge first if needed).
-
-    The access that follows is then counted as the miss or conflict the activation served
-    (SC_PENDING), so row statistics stay those of the accesses.
-    """
-    is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
-    act = ACT16 if is_all else ACT
-    pre = PREA if is_all else PRE
-    first, stop, step = _target_range(tab, cmd, bank)
-    afirst, astop, astep = _target_range(tab, act, bank)
-    for b in range(first, stop, step):
-        if st[tab[H_S_ROW] + b] != row:
-            break
-    else:
-        return
-    conflicted = False
-    spins = 0
-    while True:
-        hit = True
-        for b in range(first, stop, step):
-            if st[tab[H_S_ROW] + b] != row:
-                hit = False
-                break
-        if hit:
-            break
-        c = pre if _any_open(tab, st, afirst, astop, astep) else act
-        t = max(earliest(tab, st, c, bank), start)
-        if refresh_if_due(tab, st, ct, t, log, logn):
-            spins += 1
-            if spins > MAX_REFRESH_SPINS:
-                st[tab[H_S_SC] + SC_STALLED] = 1
-                return
-            continue
-        issue(tab, st, ct, c, bank, row if c == act else -1, -1, t, log, logn)
-        if c == pre:
-            conflicted = True
-    st[tab[H_S_SC] + SC_PENDING] = 2 if conflicted else 1
 
 
 @njit(cache=True)
