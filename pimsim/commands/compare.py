@@ -78,6 +78,10 @@ def compare_rows(
             "pim_energy_j_per_token": pim["energy_j_per_token"],
             "pim_row_hit_rate": pim["row_hit_rate"],
         }
+        for kind, seconds in sorted(pim["latency_breakdown_s"].items()):
+            row[f"latency_{kind}_s"] = seconds
+        for part, joules in sorted(pim["energy_breakdown_j"].items()):
+            row[f"energy_{part}_j"] = joules
         for key in ("gpu", "cpu"):
             base = baselines[key]
             row[f"{key}_name"] = base["name"]
