@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "pimsim.commands.run",
     "pimsim.commands.gemv",
     "pimsim.commands.compare",
+    "pimsim.commands.sweep",
+    "pimsim.commands.plot",
     "pimsim.commands.lower",
     "pimsim.commands.list_cmd",
     "pimsim.commands.check_config",

@@ -79,3 +79,19 @@ def test_row_switching_matches_recurrence(segments):
     result = simulate_gemv(hw, units * segments, row_elems)
     assert result.cycles == _multi_row_cycles(hw, segments)
     assert result.command_counts["PREA"] == (segments - 1) * hw.dram.channels
+
+
+@pytest.mark.parametrize("lanes", [4, 8, 16, 32])
+def test_narrow_mac_units_take_several_passes_per_column(lanes):
+    # a unit with fewer lanes than a column's 16 elements spaces MACs by ceil(16/lanes) x tCCD
+    base = load_hw("gddr6_aim", ["dram.refresh=none"])
+    hw = load_hw("gddr6_aim", ["dram.refresh=none", f"pim.mac_lanes={lanes}"])
+    units = hw.dram.channels * hw.dram.organization.banks
+    width = 8
+    t = hw.dram.t
+    passes = -(-16 // lanes)
+    gap = max(1, passes * max(t("nCCDS"), t("nCCDL")))
+    expected = _single_segment_cycles(base, width) + (width - 1) * (
+        gap - max(1, t("nCCDS"), t("nCCDL"))
+    )
+    assert simulate_gemv(hw, units, width * 16).cycles == expected

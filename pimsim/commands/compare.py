@@ -43,54 +43,12 @@ def compare_rows(
     cpu: str | None,
 ) -> list[dict]:
     """One row per model: PIM, GPU and CPU per-token latency and energy, and the ratios."""
-    from pimsim.baselines import baselines_report
-    from pimsim.engine import simulate
-    from pimsim.report.build import build_report
-    from pimsim.run_pipeline import prepare_run
+    from pimsim.study import result_row
 
-    rows = []
-    for model in models:
-        prepared = prepare_run(hw, model=model, prompt_len=prompt_len, gen_len=gen_len)
-        sim = simulate(hw, prepared.table, prepared.mapping, mode=mode)
-        baselines = baselines_report(
-            prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len
-        )
-        report = build_report(
-            hw,
-            prepared.spec,
-            prepared.table,
-            sim,
-            prompt_len=prepared.prompt_len,
-            gen_len=prepared.gen_len,
-            mapping_summary={},
-            exact=False,
-            baselines=baselines,
-        )
-        pim = report["pim"]
-        row = {
-            "model": report["model"]["name"],
-            "params": report["model"]["params"],
-            "hw": hw.name,
-            "prompt_len": prompt_len,
-            "gen_len": gen_len,
-            "mode": mode,
-            "pim_latency_s_per_token": pim["latency_s_per_token"],
-            "pim_energy_j_per_token": pim["energy_j_per_token"],
-            "pim_row_hit_rate": pim["row_hit_rate"],
-        }
-        for kind, seconds in sorted(pim["latency_breakdown_s"].items()):
-            row[f"latency_{kind}_s"] = seconds
-        for part, joules in sorted(pim["energy_breakdown_j"].items()):
-            row[f"energy_{part}_j"] = joules
-        for key in ("gpu", "cpu"):
-            base = baselines[key]
-            row[f"{key}_name"] = base["name"]
-            row[f"{key}_latency_s_per_token"] = base["latency_s_per_token"]
-            row[f"{key}_energy_j_per_token"] = base["energy_j_per_token"]
-            row[f"speedup_{key}"] = report["speedup"][key]
-            row[f"energy_efficiency_{key}"] = report["energy_efficiency"][key]
-        rows.append(row)
-    return rows
+    return [
+        result_row(hw, model, prompt_len=prompt_len, gen_len=gen_len, mode=mode, gpu=gpu, cpu=cpu)
+        for model in models
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ Every problem is a `PimsimInputError` naming the file, the key path and what was
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -521,6 +522,23 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "pim.global_buffer_bytes",
         ),
     )
+    if pim.enabled and pim.mac_lanes < lanes_default:
+        # a MAC unit narrower than a column access needs several passes per column: MAC
+        # commands on the same banks are spaced by that many column-to-column times
+        passes = -(-lanes_default // pim.mac_lanes)
+        spacing = passes * max(cycles["nCCDL"], cycles["nCCDS"])
+        rules.append(
+            TimingRule(
+                "channel",
+                ("MAC", "MAC16"),
+                ("MAC", "MAC16"),
+                spacing,
+                0,
+                f"{passes} x max(nCCDL, nCCDS) (pim.mac_lanes "
+                f"{pim.mac_lanes} < {lanes_default} elements per column)",
+            )
+        )
+        dram = dataclasses.replace(dram, rules=tuple(rules))
     if pim.enabled and pim.global_buffer_bytes < organization.access_bytes:
         raise _fail(
             file,

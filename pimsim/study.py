@@ -1,0 +1,69 @@
+"""One model on one hardware description with its baselines, as a flat result row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pimsim.config.schema import HardwareConfig
+
+
+def result_row(
+    hw: HardwareConfig,
+    model: str,
+    *,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+    mode: str = "overlap",
+    gpu: str | None = None,
+    cpu: str | None = None,
+) -> dict[str, Any]:
+    """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
+    per token, their ratios, and the PIM latency / energy breakdowns."""
+    from pimsim.baselines import baselines_report
+    from pimsim.engine import simulate
+    from pimsim.report.build import build_report
+    from pimsim.run_pipeline import prepare_run
+
+    prepared = prepare_run(hw, model=model, prompt_len=prompt_len, gen_len=gen_len)
+    sim = simulate(hw, prepared.table, prepared.mapping, mode=mode)
+    baselines = baselines_report(prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len)
+    report = build_report(
+        hw,
+        prepared.spec,
+        prepared.table,
+        sim,
+        prompt_len=prepared.prompt_len,
+        gen_len=prepared.gen_len,
+        mapping_summary={},
+        exact=False,
+        baselines=baselines,
+    )
+    pim = report["pim"]
+    row: dict[str, Any] = {
+        "model": report["model"]["name"],
+        "params": report["model"]["params"],
+        "hw": hw.name,
+        "hw_sha256": hw.sha256,
+        "prompt_len": prompt_len,
+        "gen_len": gen_len,
+        "mode": mode,
+        "pim_latency_s_per_token": pim["latency_s_per_token"],
+        "pim_energy_j_per_token": pim["energy_j_per_token"],
+        "pim_tokens_per_s": pim["tokens_per_s"],
+        "pim_row_hit_rate": pim["row_hit_rate"],
+        "pim_busy_s": pim["bounds"]["pim_busy_s"],
+        "layout_bound_s": pim["bounds"]["layout_bound_s"],
+        "bandwidth_bound_s": pim["bounds"]["bandwidth_bound_s"],
+    }
+    for kind, seconds in sorted(pim["latency_breakdown_s"].items()):
+        row[f"latency_{kind}_s"] = seconds
+    for part, joules in sorted(pim["energy_breakdown_j"].items()):
+        row[f"energy_{part}_j"] = joules
+    for key in ("gpu", "cpu"):
+        base = baselines[key]
+        row[f"{key}_name"] = base["name"]
+        row[f"{key}_latency_s_per_token"] = base["latency_s_per_token"]
+        row[f"{key}_energy_j_per_token"] = base["energy_j_per_token"]
+        row[f"speedup_{key}"] = report["speedup"][key]
+        row[f"energy_efficiency_{key}"] = report["energy_efficiency"][key]
+    return row

@@ -1,0 +1,193 @@
+"""Sweep specifications: parse, validate (before any point runs) and expand into points.
+
+```yaml
+version: 1
+name: channels
+hw: gddr6_aim                  # base hardware description
+set: [dram.refresh=all_bank]   # optional overrides of the base
+run: {models: [gpt2-xl], prompt_len: 1, gen_len: 8, mode: overlap, gpu: T4, cpu: Xeon-Gold-6154}
+axes:                          # grid: every combination, in the order written
+  dram.channels: [1, 2, 4, 8, 16, 32]
+zip:                           # optional: these axes move together (one combined axis)
+  asic.clock_GHz: [0.1, 1.0]
+  asic.vector_lanes: [16, 64]
+```
+Axis keys are hardware key paths (anything `--set` accepts) or the run options `gen_len`,
+`prompt_len` and `mode`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pimsim.errors import PimsimInputError
+from pimsim.io_utils import read_yaml
+
+SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
+RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu")
+RUN_AXES = ("gen_len", "prompt_len", "mode")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    hw: str
+    base_set: tuple[str, ...]
+    run: dict[str, Any]
+    axes: tuple[tuple[str, tuple], ...]  # grid axes in order
+    zipped: tuple[tuple[str, tuple], ...]  # axes moving together
+    source: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def axis_keys(self) -> list[str]:
+        return [k for k, _ in self.axes] + [k for k, _ in self.zipped]
+
+    @property
+    def sha256(self) -> str:
+        text = json.dumps({k: v for k, v in self.raw.items()}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every point, in a fixed order: the grid (last axis fastest), zipped axes innermost."""
+        grids = [values for _, values in self.axes]
+        zipped = list(zip(*[values for _, values in self.zipped], strict=True)) or [()]
+        out = []
+        for combo in itertools.product(*grids):
+            for zvals in zipped:
+                point = dict(zip([k for k, _ in self.axes], combo, strict=True))
+                point.update(zip([k for k, _ in self.zipped], zvals, strict=True))
+                out.append(point)
+        return out
+
+    def overrides(self, point: dict[str, Any]) -> list[str]:
+        """`--set` strings for the hardware keys of a point (base overrides first)."""
+        sets = list(self.base_set)
+        for key, value in point.items():
+            if key not in RUN_AXES:
+                sets.append(f"{key}={json.dumps(value)}")
+        return sets
+
+    def run_options(self, point: dict[str, Any]) -> dict[str, Any]:
+        options = {k: self.run.get(k) for k in ("prompt_len", "gen_len", "mode", "gpu", "cpu")}
+        options.update({k: v for k, v in point.items() if k in RUN_AXES})
+        return options
+
+
+def _fail(file: str, key: str, message: str, expected: str | None = None) -> PimsimInputError:
+    return PimsimInputError(message, file=file, key=key, expected=expected)
+
+
+def _axis_table(value: Any, file: str, where: str) -> tuple[tuple[str, tuple], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _fail(file, where, f"got {type(value).__name__}", "a mapping of key path: [values]")
+    axes = []
+    for key, values in value.items():
+        if not isinstance(values, list):
+            raise _fail(file, f"{where}.{key}", f"got {values!r}", "a list of values")
+        if not values:
+            raise _fail(file, f"{where}.{key}", "the axis is empty", "at least one value")
+        axes.append((str(key), tuple(values)))
+    return tuple(axes)
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate the structure of a sweep spec (values are checked by `validate`)."""
+    return load_spec_from_mapping(read_yaml(Path(path)), str(path))
+
+
+def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
+    """A spec from an already-parsed mapping (`file` names it in errors)."""
+    for key in data:
+        if key not in SPEC_KEYS:
+            raise _fail(file, str(key), "unknown key", "one of " + ", ".join(SPEC_KEYS))
+    if data.get("version") != 1:
+        raise _fail(file, "version", f"got {data.get('version')!r}", "version: 1")
+    if not isinstance(data.get("hw"), str):
+        raise _fail(file, "hw", f"got {data.get('hw')!r}", "a hardware config name or path")
+    run = data.get("run") or {}
+    if not isinstance(run, dict):
+        raise _fail(file, "run", f"got {run!r}", "a mapping")
+    for key in run:
+        if key not in RUN_KEYS:
+            raise _fail(file, f"run.{key}", "unknown key", "one of " + ", ".join(RUN_KEYS))
+    models = run.get("models")
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        raise _fail(file, "run.models", f"got {models!r}", "a non-empty list of model names")
+    run = {"prompt_len": 1, "gen_len": 8, "mode": "overlap", "gpu": None, "cpu": None, **run}
+    base_set = data.get("set") or []
+    if not isinstance(base_set, list) or not all(isinstance(s, str) for s in base_set):
+        raise _fail(file, "set", f"got {base_set!r}", "a list of key.path=value strings")
+    axes = _axis_table(data.get("axes"), file, "axes")
+    zipped = _axis_table(data.get("zip"), file, "zip")
+    lengths = {len(values) for _, values in zipped}
+    if len(lengths) > 1:
+        detail = ", ".join(f"{k}: {len(v)}" for k, v in zipped)
+        raise _fail(
+            file,
+            "zip",
+            f"zipped axes have different lengths ({detail})",
+            "the same number of values on every zipped axis",
+        )
+    keys = [k for k, _ in axes] + [k for k, _ in zipped]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise _fail(file, f"axes.{duplicates[0]}", "appears twice", "each key path once")
+    if not keys:
+        raise _fail(file, "axes", "no axis to sweep", "at least one axis under axes or zip")
+    return SweepSpec(
+        str(data.get("name", Path(file).stem)),
+        data["hw"],
+        tuple(base_set),
+        run,
+        axes,
+        zipped,
+        file,
+        data,
+    )
+
+
+def validate(spec: SweepSpec) -> None:
+    """Check every point's hardware keys and the models before anything runs."""
+    from pimsim.baselines import load_device
+    from pimsim.config import load_hw
+    from pimsim.workload import resolve_model
+
+    for i, model in enumerate(spec.run["models"]):
+        try:
+            resolve_model(model)
+        except PimsimInputError as exc:
+            raise _fail(spec.source, f"run.models[{i}]", str(exc)) from None
+    for kind in ("gpu", "cpu"):
+        try:
+            load_device(kind, spec.run.get(kind))
+        except PimsimInputError as exc:
+            raise _fail(spec.source, f"run.{kind}", str(exc)) from None
+    for key, values in spec.axes + spec.zipped:
+        if key in RUN_AXES:
+            for v in values:
+                ok = (
+                    v in ("overlap", "serial")
+                    if key == "mode"
+                    else (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+                )
+                if not ok:
+                    raise _fail(
+                        spec.source,
+                        f"axes.{key}",
+                        f"value {v!r}",
+                        "overlap|serial" if key == "mode" else "an integer >= 1",
+                    )
+    for point in spec.points():
+        try:
+            load_hw(spec.hw, spec.overrides(point))
+        except PimsimInputError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise _fail(spec.source, "axes", f"point ({where}): {exc}") from None
