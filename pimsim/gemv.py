@@ -47,6 +47,7 @@ class GemvResult:
     row_hit_rate: float
     column_accesses: int
     channel_runs: list[ChannelRun]
+    energy_j: float | None = None  # DRAM/PIM commands + channel background over the run
 
     def to_json(self) -> dict:
         return {
@@ -58,7 +59,7 @@ class GemvResult:
             "row_hit_rate": self.row_hit_rate,
             "commands": family_counts(self.command_counts),
             "commands_by_type": self.command_counts,
-            "energy_j": None,  # filled by the energy model (issue 5)
+            "energy_j": self.energy_j,
             "column_accesses": self.column_accesses,
             "dram_rows_used_per_bank": self.plan.dram_rows_used,
         }
@@ -126,7 +127,15 @@ def simulate_gemv(
     counts = {c.name: sum(run.command_counts[c.name] for run in runs) for c in Cmd}
     accesses = sum(run.column_accesses for run in runs)
     hits = sum(run.row_hits for run in runs)
+    energy = None
+    if hw.dram.energy is not None:
+        from pimsim.energy import EnergyInputs, run_energy_j
+
+        counters = sum(run.counters for run in runs)
+        parts = run_energy_j(hw, EnergyInputs(counters, cycles * hw.dram.tCK_ns * 1e-9, 0, 0, 0))
+        energy = sum(v for k, v in parts.items() if not k.startswith("asic_"))
     return GemvResult(
+        energy_j=energy,
         plan=plan,
         cycles=cycles,
         time_s=cycles * hw.dram.tCK_ns * 1e-9,

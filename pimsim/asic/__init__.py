@@ -9,7 +9,8 @@ Public API:
 - `asic_cycles_for_table(table, asic, mode=None)`: ASIC cycles of every row (vectorised; 0 for
   PIM kinds).
 - `mode`: `"pipelined"` (default) or `"serial"` timing of the same op counts; see
-  `pimsim.asic.vector`. `AsicConfig.vector_model` (asic.vector_model in the YAML) is used when mode is None.
+  `pimsim.asic.vector`. `AsicConfig.vector_model` (asic.vector_model in the YAML) is used
+  when mode is None.
 - `reduction_cycles(partials_per_output, outputs, asic)`: summing a chunked VMM's partials.
 - `link_transfer_ps(nbytes, asic, channels=1)`: PIM <-> ASIC transfer time (integer ps).
 - `check_sram_capacity(table, asic, file=None)`: largest live working set vs `asic.sram_bytes`.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from pimsim.commands.common import add_exactness_options, add_hw_options
@@ -79,7 +78,6 @@ def _print(report: dict, hw) -> None:
     print(f"  time          {report['time_s'] * 1e6:.3f} us")
     print(f"  row-hit rate  {report['row_hit_rate']:.4f}")
     print(f"  commands      {counts}")
-    if report.get("energy_j") is None:
-        print("  energy        (not modelled yet)")
-    else:
-        print(f"  energy        {json.dumps(report['energy_j'])} J")
+    if report.get("energy_j") is not None:
+        print(f"  energy        {report['energy_j'] * 1e6:.3f} uJ  (DRAM/PIM commands, I/O and "
+              "channel background)")
