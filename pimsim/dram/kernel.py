@@ -89,7 +89,7 @@ REFAB, REFPB = int(Cmd.REFab), int(Cmd.REFpb)
 ERR_NEEDS_CLOSED, ERR_NEEDS_ROW = 1, 2
 
 
-@njit(cache=True, inline="always")
+@njit
 def _target_range(tab, cmd, bank):
     """Banks a command acts on, as (first, stop, step); stop == first for channel-level ones."""
     kind = tab[tab[H_O_TARGET] + cmd]
@@ -106,7 +106,7 @@ def _target_range(tab, cmd, bank):
     return 0, 0, 1
 
 
-@njit(cache=True)
+@njit
 def earliest(tab, st, cmd, bank):
     """Earliest cycle at which `cmd` may issue at `bank` under every timing rule."""
     n_cmd = tab[H_NCMD]
@@ -127,7 +127,7 @@ def earliest(tab, st, cmd, bank):
     return t
 
 
-@njit(cache=True)
+@njit
 def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
     """Issue `cmd` at cycle t: raise the earliest cycles it imposes, apply its effect."""
     n_cmd = tab[H_NCMD]
@@ -186,7 +186,7 @@ def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
         logn[0] = n + 1
 
 
-@njit(cache=True)
+@njit
 def _any_open(tab, st, first, stop, step):
     for b in range(first, stop, step):  # noqa: SIM110 (an explicit loop compiles to tight code)
         if st[tab[H_S_ROW] + b] >= 0:
@@ -194,7 +194,7 @@ def _any_open(tab, st, first, stop, step):
     return False
 
 
-@njit(cache=True)
+@njit
 def refresh_if_due(tab, st, ct, t, log, logn):
     """If a refresh is due at or before cycle t, precharge and refresh; True if one was issued."""
     mode = tab[H_REFMODE]
@@ -218,7 +218,7 @@ def refresh_if_due(tab, st, ct, t, log, logn):
     return True
 
 
-@njit(cache=True)
+@njit
 def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
     """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF)."""
     while True:
@@ -228,7 +228,7 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
             return t
 
 
-@njit(cache=True)
+@njit
 def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
     """Make the banks of column command `cmd` hold `row`: precharge if another row is open,
     then activate (all-bank variants for multi-bank commands), each at its earliest legal
@@ -268,7 +268,7 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
                 st[tab[H_S_SC] + SC_PENDING] = mark
 
 
-@njit(cache=True)
+@njit
 def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
     """Issue a column command, opening its row first if needed; returns its issue cycle."""
     spins = 0
@@ -383,7 +383,7 @@ def run_raw(tab, st, ct, cmds, out_cycles, log, logn):
     return 0
 
 
-@njit(cache=True)
+@njit
 def snapshot(tab, st, current_row, out):
     """Canonical state relative to the channel floor and the current row, into `out`.
 
@@ -414,7 +414,7 @@ def snapshot(tab, st, current_row, out):
     out[sc + SC_PENDING] = st[sc + SC_PENDING]
 
 
-@njit(cache=True)
+@njit
 def rows_before_refresh(tab, st, period, full_rows):
     """How many further rows of `period` cycles end before the next refresh falls due."""
     if period <= 0:
@@ -427,7 +427,7 @@ def rows_before_refresh(tab, st, period, full_rows):
     return max(0, min(full_rows, (due - 1 - last) // period))
 
 
-@njit(cache=True)
+@njit
 def shift_state(tab, st, cycles, rows):
     """Move the whole channel state `cycles` later and its open rows `rows` further."""
     sc = tab[H_S_SC]
