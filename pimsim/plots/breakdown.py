@@ -1,0 +1,203 @@
+"""Where PIM time and energy go, per model: stacked bars by operator kind and by component."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pimsim.errors import PimsimInputError
+from pimsim.plots.common import (
+    new_figure,
+    numeric,
+    one_row_per_model,
+    require_columns,
+    save_figure,
+    settings_text,
+    si_scale,
+    style,
+)
+
+# stacking order (bottom first); names not listed follow in alphabetical order
+KIND_ORDER = (
+    "vmm",
+    "gemm",
+    "attn_score",
+    "attn_value",
+    "kv_write",
+    "reduction",
+    "layernorm",
+    "softmax",
+    "gelu",
+    "add",
+    "embed",
+)
+COMPONENT_ORDER = (
+    "pim_mac",
+    "dram_activate",
+    "dram_background",
+    "refresh",
+    "dram_column",
+    "io",
+    "result_read",
+    "global_buffer",
+    "asic_vector",
+    "asic_sram",
+    "asic_static",
+)
+
+
+def breakdown_columns(rows: pd.DataFrame, prefix: str, suffix: str, order) -> list[str]:
+    """`latency_<kind>_s` / `energy_<component>_j` columns in stacking order."""
+    pattern = re.compile(rf"^{prefix}_(.+)_{suffix}$")
+    names = [m[1] for c in rows.columns if (m := pattern.match(str(c)))]
+    rank = {n: i for i, n in enumerate(order)}
+    names.sort(key=lambda n: (rank.get(n, len(rank)), n))
+    return [f"{prefix}_{n}_{suffix}" for n in names]
+
+
+def plot_breakdown(
+    rows: pd.DataFrame, path: str | Path | None = None, *, absolute: bool = False
+) -> Figure:
+    """Two panels of stacked bars, one bar per model.
+
+    Top: PIM operator time by op kind (`latency_<kind>_s`), as a percentage of the summed
+    operator time, or with `absolute=True` in time per generated token (the sum over the run
+    divided by `gen_len`; operators overlap in overlap mode, so a stack can exceed the
+    wall-clock latency per token, drawn as a black tick). Bottom: PIM energy by component
+    (`energy_<component>_j`), as a percentage, or with `absolute=True` apportioned to the
+    reported energy per generated token. Kinds / components that are zero everywhere are left out.
+    """
+    require_columns(rows, ["model"], "breakdown")
+    rows = one_row_per_model(rows, "breakdown")
+    lat_cols = breakdown_columns(rows, "latency", "s", KIND_ORDER)
+    en_cols = breakdown_columns(rows, "energy", "j", COMPONENT_ORDER)
+    if not lat_cols:
+        raise PimsimInputError(
+            "no latency breakdown columns", key="latency_<kind>_s", expected="compare rows"
+        )
+    if not en_cols:
+        raise PimsimInputError(
+            "no energy breakdown columns", key="energy_<component>_j", expected="compare rows"
+        )
+    if absolute:
+        require_columns(rows, ["gen_len", "pim_energy_j_per_token"], "breakdown --absolute")
+    models = rows["model"].astype(str).tolist()
+
+    with style():
+        fig = new_figure(8.0, 7.0)
+        top, bottom = fig.subplots(2, 1)
+        lat = _matrix(rows, lat_cols)
+        if absolute:
+            gen_len = numeric(rows, "gen_len")
+            per_token = lat / gen_len[:, None]
+            wall = (
+                numeric(rows, "pim_latency_s_per_token")
+                if "pim_latency_s_per_token" in rows.columns
+                else None
+            )
+            unit, factor = si_scale(np.nansum(per_token, axis=1), "s")
+            _stack(top, models, per_token * factor, lat_cols, "latency")
+            if wall is not None:
+                top.plot(
+                    np.arange(len(models)),
+                    wall * factor,
+                    linestyle="none",
+                    marker="_",
+                    markersize=22,
+                    markeredgewidth=2,
+                    color="black",
+                    label="wall-clock latency / token",
+                )
+            top.set_ylabel(f"operator time per token ({unit})")
+        else:
+            _stack(top, models, _percent(lat), lat_cols, "latency")
+            top.set_ylabel("share of summed operator time (%)")
+            top.set_ylim(0, 100)
+        top.set_title("PIM latency by operator kind")
+        _legend(top)
+
+        energy = _matrix(rows, en_cols)
+        if absolute:
+            per_token = _percent(energy) / 100 * numeric(rows, "pim_energy_j_per_token")[:, None]
+            unit, factor = si_scale(np.nansum(per_token, axis=1), "J")
+            _stack(bottom, models, per_token * factor, en_cols, "energy")
+            bottom.set_ylabel(f"energy per token ({unit})")
+        else:
+            _stack(bottom, models, _percent(energy), en_cols, "energy")
+            bottom.set_ylabel("share of PIM energy (%)")
+            bottom.set_ylim(0, 100)
+        bottom.set_title("PIM energy by component")
+        bottom.set_xlabel("model")
+        _legend(bottom)
+        settings = settings_text(rows)
+        fig.suptitle(
+            "PIM latency and energy breakdown" + (f" ({settings})" if settings else ""),
+            fontsize=10,
+        )
+    save_figure(fig, path)
+    return fig
+
+
+def _matrix(rows: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    out = np.column_stack([numeric(rows, c) for c in columns])
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _percent(matrix: np.ndarray) -> np.ndarray:
+    total = matrix.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, matrix / total * 100.0, np.nan)
+
+
+def _stack(ax, models: list[str], matrix: np.ndarray, columns: list[str], prefix: str) -> None:
+    """Stacked bars; a part that is zero for every model is left out (no empty legend entry).
+
+    Colours follow the part's stacking position, so a kind has the same colour in every figure
+    drawn from tables with the same parts."""
+    x = np.arange(len(models), dtype=float)
+    bottom = np.zeros(len(models))
+    for j, column in enumerate(columns):
+        values = matrix[:, j]
+        if not np.nansum(np.abs(values)) > 0:
+            continue
+        name = column[len(prefix) + 1 : column.rindex("_")]
+        ax.bar(
+            x,
+            values,
+            0.6,
+            bottom=bottom,
+            label=name,
+            color=_color(j),
+            edgecolor="black",
+            linewidth=0.4,
+        )
+        bottom = bottom + np.nan_to_num(values)
+    ax.set_xticks(x, models, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(models) - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _color(i: int):
+    """tab20's ten strong hues first, then their light variants."""
+    from matplotlib import colormaps
+
+    i %= 20
+    return colormaps["tab20"]((2 * i) % 20 + (2 * i) // 20)
+
+
+def _legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    # top of the stack first, like the bars
+    ax.legend(
+        handles[::-1],
+        labels[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=7,
+    )
