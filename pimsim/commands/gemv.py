@@ -79,5 +79,7 @@ def _print(report: dict, hw) -> None:
     print(f"  row-hit rate  {report['row_hit_rate']:.4f}")
     print(f"  commands      {counts}")
     if report.get("energy_j") is not None:
-        print(f"  energy        {report['energy_j'] * 1e6:.3f} uJ  (DRAM/PIM commands, I/O and "
-              "channel background)")
+        print(
+            f"  energy        {report['energy_j'] * 1e6:.3f} uJ  (DRAM/PIM commands, I/O and "
+            "channel background)"
+        )
