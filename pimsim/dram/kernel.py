@@ -106,7 +106,7 @@ def _target_range(tab, cmd, bank):
     return 0, 0, 1
 
 
-@njit
+@njit(inline="always")
 def earliest(tab, st, cmd, bank):
     """Earliest cycle at which `cmd` may issue at `bank` under every timing rule."""
     n_cmd = tab[H_NCMD]
@@ -186,12 +186,21 @@ def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
         logn[0] = n + 1
 
 
+_issue_inline = njit(inline="always")(issue.py_func)  # the hot column path only
+
+
 @njit
 def _any_open(tab, st, first, stop, step):
     for b in range(first, stop, step):  # noqa: SIM110 (an explicit loop compiles to tight code)
         if st[tab[H_S_ROW] + b] >= 0:
             return True
     return False
+
+
+@njit(inline="always")
+def _due(tab, st, t):
+    """True when a refresh falls due at or before cycle t (cheap; inlined everywhere)."""
+    return tab[H_REFMODE] != 0 and t >= st[tab[H_S_SC] + SC_NEXT_DUE]
 
 
 @njit
@@ -223,7 +232,7 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
     """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF)."""
     while True:
         t = max(earliest(tab, st, cmd, bank), start)
-        if not refresh_if_due(tab, st, ct, t, log, logn):
+        if not (_due(tab, st, t) and refresh_if_due(tab, st, ct, t, log, logn)):
             issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
             return t
 
@@ -252,7 +261,7 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
             return
         c = pre if _any_open(tab, st, afirst, astop, astep) else act
         t = max(earliest(tab, st, c, bank), start)
-        if refresh_if_due(tab, st, ct, t, log, logn):
+        if _due(tab, st, t) and refresh_if_due(tab, st, ct, t, log, logn):
             spins += 1
             if spins > MAX_REFRESH_SPINS:  # refresh closes the row faster than it can be used
                 st[tab[H_S_SC] + SC_STALLED] = 1
@@ -272,18 +281,27 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
 def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
     """Issue a column command, opening its row first if needed; returns its issue cycle."""
     spins = 0
+    first, stop, step = _target_range(tab, cmd, bank)
     while True:
-        open_row(tab, st, ct, cmd, bank, row, start, log, logn)
-        if st[tab[H_S_SC] + SC_STALLED]:
-            return start
+        hit = True
+        for b in range(first, stop, step):
+            if st[tab[H_S_ROW] + b] != row:
+                hit = False
+                break
+        if not hit:
+            open_row(tab, st, ct, cmd, bank, row, start, log, logn)
+            if st[tab[H_S_SC] + SC_STALLED]:
+                return start
         t = max(earliest(tab, st, cmd, bank), start)
-        if refresh_if_due(tab, st, ct, t, log, logn):  # it closed the row: open it again
+        if _due(tab, st, t) and refresh_if_due(
+            tab, st, ct, t, log, logn
+        ):  # it closed the row: open it again
             spins += 1
             if spins > MAX_REFRESH_SPINS:
                 st[tab[H_S_SC] + SC_STALLED] = 1
                 return t
             continue
-        issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
+        _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
         break
     pending = st[tab[H_S_SC] + SC_PENDING]
     st[tab[H_S_SC] + SC_PENDING] = 0
@@ -300,7 +318,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
         afirst, astop, astep = _target_range(tab, act, bank)
         while _any_open(tab, st, afirst, astop, astep):
             tp = max(earliest(tab, st, pre, bank), start)
-            if not refresh_if_due(tab, st, ct, tp, log, logn):
+            if not (_due(tab, st, tp) and refresh_if_due(tab, st, ct, tp, log, logn)):
                 issue(tab, st, ct, pre, bank, -1, -1, tp, log, logn)
     return t
 
