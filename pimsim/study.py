@@ -7,6 +7,34 @@ from typing import Any
 from pimsim.config.schema import HardwareConfig
 
 
+def full_report(
+    hw: HardwareConfig,
+    prepared,
+    sim,
+    *,
+    gpu: str | None,
+    cpu: str | None,
+    exact: bool,
+    mapping_summary: dict | None = None,
+) -> dict[str, Any]:
+    """The pimsim.report.v1 dictionary of a simulated run, baselines included."""
+    from pimsim.baselines import baselines_report
+    from pimsim.report.build import build_report
+
+    baselines = baselines_report(prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len)
+    return build_report(
+        hw,
+        prepared.spec,
+        prepared.table,
+        sim,
+        prompt_len=prepared.prompt_len,
+        gen_len=prepared.gen_len,
+        mapping_summary=mapping_summary or {},
+        exact=exact,
+        baselines=baselines,
+    )
+
+
 def result_row(
     hw: HardwareConfig,
     model: str,
@@ -19,25 +47,13 @@ def result_row(
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns."""
-    from pimsim.baselines import baselines_report
     from pimsim.engine import simulate
-    from pimsim.report.build import build_report
     from pimsim.run_pipeline import prepare_run
 
     prepared = prepare_run(hw, model=model, prompt_len=prompt_len, gen_len=gen_len)
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode)
-    baselines = baselines_report(prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len)
-    report = build_report(
-        hw,
-        prepared.spec,
-        prepared.table,
-        sim,
-        prompt_len=prepared.prompt_len,
-        gen_len=prepared.gen_len,
-        mapping_summary={},
-        exact=False,
-        baselines=baselines,
-    )
+    report = full_report(hw, prepared, sim, gpu=gpu, cpu=cpu, exact=False)
+    baselines = report["baselines"]
     pim = report["pim"]
     row: dict[str, Any] = {
         "model": report["model"]["name"],

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.config.loader import dump_resolved
     from pimsim.errors import PimsimInputError
     from pimsim.io_utils import atomic_write_json, atomic_write_text
-    from pimsim.report.build import build_report, op_table, perfetto_trace
+    from pimsim.report.build import op_table, perfetto_trace
     from pimsim.report.text import format_report
     from pimsim.run_pipeline import prepare_run
 
@@ -133,22 +133,17 @@ def run(args: argparse.Namespace) -> int:
             sim.pim.command_logs(),
             banks_per_group=hw.dram.organization.banks_per_group,
         )
-    from pimsim.baselines import baselines_report
     from pimsim.report.build import energy_breakdown
+    from pimsim.study import full_report
 
-    baselines = baselines_report(
-        prepared.table, gpu=args.gpu, cpu=args.cpu, prompt_len=prepared.prompt_len
-    )
-    report = build_report(
+    report = full_report(
         hw,
-        prepared.spec,
-        prepared.table,
+        prepared,
         sim,
-        prompt_len=prepared.prompt_len,
-        gen_len=prepared.gen_len,
-        mapping_summary=prepared.mapping.summary(),
+        gpu=args.gpu,
+        cpu=args.cpu,
         exact=args.exact,
-        baselines=baselines,
+        mapping_summary=prepared.mapping.summary(),
     )
     if args.json:
         atomic_write_json(args.json, report)

@@ -198,6 +198,15 @@ def _any_open(tab, st, first, stop, step):
 
 
 @njit(inline="always")
+def _holds_row(tab, st, first, stop, step, row):
+    """True when every bank of the range has `row` open (inlined into the hot paths)."""
+    for b in range(first, stop, step):  # noqa: SIM110 (numba: an explicit loop, no generator)
+        if st[tab[H_S_ROW] + b] != row:
+            return False
+    return True
+
+
+@njit(inline="always")
 def _due(tab, st, t):
     """True when a refresh falls due at or before cycle t (cheap; inlined everywhere)."""
     return tab[H_REFMODE] != 0 and t >= st[tab[H_S_SC] + SC_NEXT_DUE]
@@ -252,11 +261,7 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
     conflicted = False
     spins = 0
     while True:
-        hit = True
-        for b in range(first, stop, step):
-            if st[tab[H_S_ROW] + b] != row:
-                hit = False
-                break
+        hit = _holds_row(tab, st, first, stop, step, row)
         if hit:
             return
         c = pre if _any_open(tab, st, afirst, astop, astep) else act
@@ -283,11 +288,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
     spins = 0
     first, stop, step = _target_range(tab, cmd, bank)
     while True:
-        hit = True
-        for b in range(first, stop, step):
-            if st[tab[H_S_ROW] + b] != row:
-                hit = False
-                break
+        hit = _holds_row(tab, st, first, stop, step, row)
         if not hit:
             open_row(tab, st, ct, cmd, bank, row, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
