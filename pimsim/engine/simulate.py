@@ -27,7 +27,6 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.engine.pim_system import PimSystem
 from pimsim.errors import PimsimInputError
 from pimsim.mapping import ModelMapping
-from pimsim.mapping.programs import ChannelProgram
 
 PIM_KINDS = ("vmm", "gemm", "attn_score", "attn_value", "kv_write")
 LINK_KINDS = ("embed",)
@@ -68,11 +67,6 @@ class _Programs:
     def __init__(self, mapping: ModelMapping) -> None:
         self.mapping = mapping
 
-    def of(self, kind: str, layer: int, weight: str, context: int) -> tuple[list, int, int]:
-        """(programs, partial sums per output, outputs) of one operator."""
-        programs, partials, outputs, _ = self.with_tail(kind, layer, weight, context)
-        return programs, partials, outputs
-
     def with_tail(
         self, kind: str, layer: int, weight: str, context: int
     ) -> tuple[list, int, int, int]:
@@ -89,14 +83,11 @@ class _Programs:
         if kind == "attn_score":
             return kv.score_programs(context), 1, kv.heads * context, 0
         if kind == "attn_value":
-            programs = kv.value_programs(context)
-            partials = max((len(p.chunks) for p in programs if not p.is_empty), default=1)
-            heads_per_channel = math.ceil(kv.heads / self.mapping.geo.channels)
-            tail = context - kv.value_positions_in_dram(context)
+            chunks, tail = kv.value_partials(context)
             outputs = kv.heads * kv.d_head
             # the ASIC's tail result is one more partial sum per output
-            partials = max(1, partials // heads_per_channel) + (1 if tail else 0)
-            return programs, partials, outputs, outputs * tail
+            partials = max(1, chunks) + (1 if tail else 0)
+            return kv.value_programs(context), partials, outputs, outputs * tail
         return kv.write_programs(context - 1), 1, 0, 0
 
 
@@ -296,8 +287,8 @@ def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:
     if kind in ("vmm", "gemm"):
         return programs.mapping.matrices[weight].partials > 1
     if kind == "attn_value":
-        _, partials, _, tail = programs.with_tail(kind, layer, weight, context)
-        return partials > 1 or tail > 0
+        chunks, tail = programs.mapping.kv[layer].value_partials(context)
+        return chunks > 1 or tail > 0
     return False
 
 
@@ -309,10 +300,3 @@ def _progress_bar(total: int, progress: bool | None):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="op", desc="simulating", file=sys.stderr, mininterval=0.5)
-
-
-def programs_for_checker(
-    mapping: ModelMapping, kind: str, layer: int, weight: str, context: int
-) -> list[ChannelProgram]:
-    """The channel programs of one operator (for command dumps and tests)."""
-    return _Programs(mapping).of(kind, layer, weight, context)[0]

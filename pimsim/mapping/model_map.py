@@ -120,6 +120,12 @@ class KvLayout:
         epc = self.geo.elems_per_column
         return (context // epc) * epc
 
+    def value_partials(self, context: int) -> tuple[int, int]:
+        """(global-buffer chunks of one head's softmax row in DRAM, V positions the ASIC holds)."""
+        in_dram = self.value_positions_in_dram(context)
+        chunks = len(chunk_widths(self.geo, in_dram, self.geo.gb_columns))
+        return chunks, context - in_dram
+
     def value_programs(self, context: int) -> list[ChannelProgram]:
         geo = self.geo
         segments = math.ceil(self.d_head / geo.units)
