@@ -12,7 +12,8 @@ Controller policy (in-order, one program stream per channel):
 - closed-page: the row is precharged right after the last column access of a run to it;
 - refresh: when the next command could issue at or after the refresh due time, the controller
   first precharges (if needed) and refreshes, each no earlier than the due time; refreshes due
-  while the channel idles are issued at their due times, not bunched at the next command.
+  while the channel idles (between operators: `catch_up_refresh`) are issued at their due
+  times, not bunched at the next command.
 """
 
 from __future__ import annotations
@@ -234,6 +235,20 @@ def refresh_if_due(tab, st, ct, t, log, logn):
     st[sc + SC_NEXT_DUE] = due + tab[H_REFINT]
     st[sc + SC_REFCOUNT] += 1
     return True
+
+
+@njit(cache=True)
+def catch_up_refresh(tab, st, ct, start, log, logn):
+    """Issue every refresh that falls due at or before `start` (the channel idled through it).
+
+    Called at the start of each operator so a refresh due in the idle gap before it is issued at
+    its due time (precharging first if rows are open), as the controller policy says, rather
+    than being noticed by whichever command of the new program happens to check first."""
+    issued = 0
+    while _due(tab, st, start):
+        refresh_if_due(tab, st, ct, start, log, logn)
+        issued += 1
+    return issued
 
 
 @njit
@@ -599,4 +614,13 @@ def canonicalize(tab, st, quiet_until):
         for k in range(tab[H_WINMAX]):
             if st[base + k] < low:
                 st[base + k] = low
+        # rotate the ring so its oldest entry comes first: only the order of the entries from
+        # the write position on matters, not where the ring happens to start
+        n = tab[tab[H_O_WN] + w]
+        pos = st[tab[H_S_WP] + w]
+        if pos:
+            ring = st[base : base + n].copy()
+            for k in range(n):
+                st[base + k] = ring[(pos + k) % n]
+            st[tab[H_S_WP] + w] = 0
     st[sc + SC_LAST] = floor - 1

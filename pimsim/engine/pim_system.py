@@ -48,11 +48,14 @@ class PimSystem:
         else:
             self.classes = [ChannelClass(channels, self.model.new_state())]
         self.counters = self.model.new_counters()  # totals over all channels
+        self._scratch = self.model.new_counters()
+        self._no_log = kernel.empty_log(0)
         self.kernel_calls = 0
 
     def run(self, programs: list[ChannelProgram], start_cycle: int) -> OpRun:
         """Run one operator (a program per channel) starting no earlier than `start_cycle`."""
         op_counters = self.model.new_counters()
+        self._catch_up(start_cycle, op_counters)
         end = start_cycle
         busiest = 0
         new_classes: list[ChannelClass] = []
@@ -77,6 +80,20 @@ class PimSystem:
         self.classes = self._merge(new_classes)
         self.counters += op_counters
         return OpRun(end, op_counters, busiest)
+
+    def _catch_up(self, start: int, op_counters: np.ndarray) -> None:
+        """Issue the refreshes that fell due while the channels idled before `start`; then (fast
+        mode) drop the timers that can no longer bind and merge channels that became equal."""
+        table = self.model.table
+        for cls in self.classes:
+            log, logn = self.logs[cls.channels[0]] if self.logs else self._no_log
+            self._scratch[:] = 0
+            if kernel.catch_up_refresh(table, cls.state, self._scratch, start, log, logn):
+                op_counters += self._scratch * len(cls.channels)
+            if not self.exact:
+                kernel.canonicalize(table, cls.state, start)
+        if not self.exact:
+            self.classes = self._merge(self.classes)
 
     def _run_program(
         self, program: ChannelProgram, state: np.ndarray, start: int, channel: int
