@@ -128,16 +128,18 @@ class ChannelModel:
         start: int = 0,
         log_capacity: int = 0,
         log: tuple[np.ndarray, np.ndarray] | None = None,
+        row_base: int = 0,
     ) -> ChannelRun:
         """Serve requests `(cmd, bank, row, col)` with the controller (row commands, refresh).
 
-        `log`: an existing (buffer, fill count) pair to append the issued commands to."""
+        `log`: an existing (buffer, fill count) pair to append the issued commands to;
+        `row_base` is added to every request row."""
         state = self.new_state() if state is None else state
         arr = requests if isinstance(requests, np.ndarray) else self.requests_array(requests)
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
-        end = kernel.run_requests(self.table, state, counters, arr, start, log, logn)
-        self._check_progress(end)
+        end = kernel.run_requests(self.table, state, counters, arr, int(row_base), start, log, logn)
+        self.check_progress(end)
         return ChannelRun(int(end), counters, log[: logn[0]])
 
     # ------------------------------------------------------------------ loop-bound programs
@@ -151,6 +153,7 @@ class ChannelModel:
         log_capacity: int = 0,
         fast: bool = True,
         log: tuple[np.ndarray, np.ndarray] | None = None,
+        row_base: int = 0,
     ) -> ChannelRun:
         """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command.
         The fast paths switch themselves off while the command log still has room."""
@@ -158,12 +161,21 @@ class ChannelModel:
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
         end = kernel.run_gemv(
-            self.table, state, counters, chunks, int(segments_per_unit), start, int(fast), log, logn
+            self.table,
+            state,
+            counters,
+            chunks,
+            int(row_base),
+            int(segments_per_unit),
+            start,
+            int(fast),
+            log,
+            logn,
         )
-        self._check_progress(end)
+        self.check_progress(end)
         return ChannelRun(int(end), counters, log[: logn[0]])
 
-    def _check_progress(self, end: int) -> None:
+    def check_progress(self, end: int) -> None:
         if end < 0:
             dram = self.hw.dram
             raise PimsimInputError(

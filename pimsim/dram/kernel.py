@@ -376,8 +376,9 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
 
 
 @njit(cache=True)
-def run_requests(tab, st, ct, reqs, start, log, logn):
-    """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller."""
+def run_requests(tab, st, ct, reqs, row_base, start, log, logn):
+    """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller;
+    `row_base` is added to every row (programs can be stored relative to a region)."""
     for i in range(reqs.shape[0]):
         cmd, bank, row, col, close_after = (
             reqs[i, 0],
@@ -386,6 +387,8 @@ def run_requests(tab, st, ct, reqs, start, log, logn):
             reqs[i, 3],
             reqs[i, 4],
         )
+        if row >= 0:
+            row += row_base
         if tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW:
             serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
@@ -448,6 +451,95 @@ def snapshot(tab, st, current_row, out):
     out[sc + SC_PENDING] = st[sc + SC_PENDING]
 
 
+FOREIGN_ROW = 1 << 40  # relative form of an open row a program never accesses
+
+
+@njit(cache=True)
+def relative_state(tab, st, start, first_row, out):
+    """The state seen from an operator starting at cycle `start` whose first access (in every
+    bank, as in an all-bank GEMV) is `first_row`, into `out`: times relative to `start`, open
+    rows relative to `first_row`, and any other open row as FOREIGN_ROW (it only forces a
+    precharge, which is all the program can do with it). Refresh bookkeeping keeps the due time
+    (relative) and, for per-bank refresh, which bank is next.
+    Returns False when the state holds a time before `start` that could still bind (only after
+    `canonicalize(start)` with no refresh pending is every timer at or after `start`)."""
+    sc = tab[H_S_SC]
+    if st[sc + SC_FLOOR] < start:
+        return False
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        out[i] = st[i] - start
+    for b in range(tab[H_BANKS]):
+        r = st[tab[H_S_ROW] + b]
+        out[tab[H_S_ROW] + b] = -1 if r < 0 else (0 if r == first_row else FOREIGN_ROW)
+    for w in range(max(tab[H_NWIN], 1)):
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            out[base + k] = st[base + k] - start
+        out[tab[H_S_WP] + w] = st[tab[H_S_WP] + w]
+    out[sc + SC_FLOOR] = st[sc + SC_FLOOR] - start
+    out[sc + SC_NEXT_DUE] = st[sc + SC_NEXT_DUE] - start if tab[H_REFMODE] else 0
+    out[sc + SC_REFCOUNT] = st[sc + SC_REFCOUNT] % tab[H_BANKS] if tab[H_REFMODE] == 2 else 0
+    out[sc + SC_LAST] = st[sc + SC_LAST] - start
+    out[sc + SC_END] = st[sc + SC_END] - start
+    out[sc + SC_STALLED] = st[sc + SC_STALLED]
+    out[sc + SC_PENDING] = st[sc + SC_PENDING]
+    return True
+
+
+@njit(cache=True)
+def result_state(tab, before, after, start, first_row, out):
+    """The change an operator made, relative to its start cycle and first row, into `out`
+    (rows as offsets from `first_row`, the refresh count as a difference), so that
+    `apply_result` can replay it on another equal relative state. Returns False when a
+    foreign open row survived the operator (the result would depend on which row it was)."""
+    sc = tab[H_S_SC]
+    for b in range(tab[H_BANKS]):
+        r = after[tab[H_S_ROW] + b]
+        if r >= 0 and r == before[tab[H_S_ROW] + b] and r != first_row:
+            return False
+        out[tab[H_S_ROW] + b] = r - first_row if r >= 0 else -1
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        out[i] = after[i] - start
+    for w in range(max(tab[H_NWIN], 1)):
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            out[base + k] = after[base + k] - start
+        out[tab[H_S_WP] + w] = after[tab[H_S_WP] + w]
+    out[sc + SC_FLOOR] = after[sc + SC_FLOOR] - start
+    out[sc + SC_NEXT_DUE] = after[sc + SC_NEXT_DUE] - start if tab[H_REFMODE] else 0
+    out[sc + SC_REFCOUNT] = after[sc + SC_REFCOUNT] - before[sc + SC_REFCOUNT]
+    out[sc + SC_LAST] = after[sc + SC_LAST] - start
+    out[sc + SC_END] = after[sc + SC_END] - start
+    out[sc + SC_STALLED] = after[sc + SC_STALLED]
+    out[sc + SC_PENDING] = after[sc + SC_PENDING]
+    return True
+
+
+@njit(cache=True)
+def apply_result(tab, st, result, start, first_row):
+    """Replay a stored `result_state` on `st` (whose relative state equals the one stored)."""
+    sc = tab[H_S_SC]
+    refcount = st[sc + SC_REFCOUNT]
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        st[i] = result[i] + start
+    for b in range(tab[H_BANKS]):
+        r = result[tab[H_S_ROW] + b]
+        st[tab[H_S_ROW] + b] = r + first_row if r >= 0 else -1
+    for w in range(max(tab[H_NWIN], 1)):
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            st[base + k] = result[base + k] + start
+        st[tab[H_S_WP] + w] = result[tab[H_S_WP] + w]
+    st[sc + SC_FLOOR] = result[sc + SC_FLOOR] + start
+    if tab[H_REFMODE]:  # (without refresh the due time stays 'never')
+        st[sc + SC_NEXT_DUE] = result[sc + SC_NEXT_DUE] + start
+    st[sc + SC_REFCOUNT] = refcount + result[sc + SC_REFCOUNT]
+    st[sc + SC_LAST] = result[sc + SC_LAST] + start
+    st[sc + SC_END] = result[sc + SC_END] + start
+    st[sc + SC_STALLED] = result[sc + SC_STALLED]
+    st[sc + SC_PENDING] = result[sc + SC_PENDING]
+
+
 @njit
 def rows_before_refresh(tab, st, period, full_rows):
     """How many further rows of `period` cycles end before the next refresh falls due."""
@@ -480,10 +572,11 @@ def shift_state(tab, st, cycles, rows):
 
 
 @njit(cache=True)
-def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
+def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log, logn):
     """All-bank PIM GEMV on one channel.
 
-    chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns). For each chunk:
+    chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns), rows relative
+    to `row_base`. For each chunk:
     open its first row, write the chunk into the global buffer (one WRGB per column), then for
     every segment (one matrix
     row's slice, `width` columns, in lock step in every MAC unit) issue `width` MAC16 commands
@@ -503,7 +596,8 @@ def run_gemv(tab, st, ct, chunks, segments_per_unit, start, fast, log, logn):
     floor_prev = 0
     refreshes_prev = 0
     for k in range(chunks.shape[0]):
-        width, slots, first_row, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 2], chunks[k, 3]
+        width, slots, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 3]
+        first_row = chunks[k, 2] + row_base
         if segments_per_unit > 0:
             # activate the chunk's first row before filling the global buffer: the buffer
             # writes then overlap the activate-to-MAC delay

@@ -35,7 +35,14 @@ class OpRun:
 
 
 class PimSystem:
-    def __init__(self, hw: HardwareConfig, *, exact: bool = False, log_capacity: int = 0) -> None:
+    def __init__(
+        self,
+        hw: HardwareConfig,
+        *,
+        exact: bool = False,
+        log_capacity: int = 0,
+        memo_capacity: int = 100_000,
+    ) -> None:
         self.hw = hw
         self.exact = exact
         self.model = ChannelModel(hw)
@@ -50,27 +57,35 @@ class PimSystem:
         self.counters = self.model.new_counters()  # totals over all channels
         self._scratch = self.model.new_counters()
         self._no_log = kernel.empty_log(0)
+        self._relative = self.model.new_state()
+        # exact memo of reusable GEMV results (off in exact mode and while logging commands)
+        self.memo: dict[bytes, tuple] | None = None if self.per_channel else {}
+        self.memo_capacity = memo_capacity
+        self.memo_hits = 0
         self.kernel_calls = 0
 
-    def run(self, programs: list[ChannelProgram], start_cycle: int) -> OpRun:
-        """Run one operator (a program per channel) starting no earlier than `start_cycle`."""
+    def run(self, programs: list[ChannelProgram], start_cycle: int, row_base: int = 0) -> OpRun:
+        """Run one operator (a program per channel, rows relative to `row_base`) starting no
+        earlier than `start_cycle`."""
         op_counters = self.model.new_counters()
         self._catch_up(start_cycle, op_counters)
         end = start_cycle
-        busiest = 0
         new_classes: list[ChannelClass] = []
         for cls in self.classes:
-            groups: dict[tuple, list[int]] = {}
-            for ch in cls.channels:
-                groups.setdefault(programs[ch].key, []).append(ch)
-            for index, channels in enumerate(groups.values()):
+            first = programs[cls.channels[0]]
+            if all(programs[ch] is first for ch in cls.channels):
+                groups = [cls.channels]
+            else:
+                by_key: dict[tuple, list[int]] = {}
+                for ch in cls.channels:
+                    by_key.setdefault(programs[ch].key, []).append(ch)
+                groups = list(by_key.values())
+            for index, channels in enumerate(groups):
                 state = cls.state if index == len(groups) - 1 else cls.state.copy()
                 program = programs[channels[0]]
                 if not program.is_empty:
-                    counters = self._run_program(program, state, start_cycle, channels[0])
-                    finish = self.model.end_cycle(state)
-                    end = max(end, finish)
-                    busiest = max(busiest, finish - start_cycle)
+                    counters = self._run_program(program, state, start_cycle, channels[0], row_base)
+                    end = max(end, self.model.end_cycle(state))
                     op_counters += counters * len(channels)
                 new_classes.append(ChannelClass(channels, state))
         if not self.exact:
@@ -79,7 +94,7 @@ class PimSystem:
                 kernel.canonicalize(self.model.table, cls.state, end)
         self.classes = self._merge(new_classes)
         self.counters += op_counters
-        return OpRun(end, op_counters, busiest)
+        return OpRun(end, op_counters, end - start_cycle)
 
     def _catch_up(self, start: int, op_counters: np.ndarray) -> None:
         """Issue the refreshes that fell due while the channels idled before `start`; then (fast
@@ -96,22 +111,59 @@ class PimSystem:
             self.classes = self._merge(self.classes)
 
     def _run_program(
-        self, program: ChannelProgram, state: np.ndarray, start: int, channel: int
+        self, program: ChannelProgram, state: np.ndarray, start: int, channel: int, row_base: int
+    ) -> np.ndarray:
+        """Run one program on one channel state; memoised for reusable GEMVs (exact: the result
+        is a function of the state relative to the start cycle and the program's first row)."""
+        if self.memo is None or not program.reusable or program.requests is not None:
+            return self._kernel(program, state, start, channel, row_base)
+        table = self.model.table
+        first_row = row_base + program.first_row
+        if not kernel.relative_state(table, state, start, first_row, self._relative):
+            return self._kernel(program, state, start, channel, row_base)
+        key = program.relative_key + self._relative.tobytes()
+        stored = self.memo.get(key)
+        if stored is not None:
+            result, counters = stored
+            kernel.apply_result(table, state, result, start, first_row)
+            self.memo_hits += 1
+            return counters
+        before = state.copy()
+        counters = self._kernel(program, state, start, channel, row_base)
+        result = np.empty_like(state)
+        if len(self.memo) < self.memo_capacity and kernel.result_state(
+            table, before, state, start, first_row, result
+        ):
+            self.memo[key] = (result, counters)
+        return counters
+
+    def _kernel(
+        self, program: ChannelProgram, state: np.ndarray, start: int, channel: int, row_base: int
     ) -> np.ndarray:
         self.kernel_calls += 1
-        log = self.logs[channel] if self.logs else None
+        log, logn = self.logs[channel] if self.logs else self._no_log
+        counters = self.model.new_counters()
+        table = self.model.table
         if program.requests is not None:
-            run = self.model.run_requests(program.requests, state=state, start=start, log=log)
-        else:
-            run = self.model.run_gemv(
-                program.chunks,
-                program.segments,
-                state=state,
-                start=start,
-                fast=not self.exact,
-                log=log,
+            end = kernel.run_requests(
+                table, state, counters, program.requests, row_base, start, log, logn
             )
-        return run.counters
+        else:
+            end = kernel.run_gemv(
+                table,
+                state,
+                counters,
+                program.chunks,
+                row_base,
+                program.segments,
+                start,
+                0 if self.exact else 1,
+                log,
+                logn,
+            )
+        if end < 0:
+            self.model.check_progress(end)
+        return counters
 
     def command_logs(self):
         """Each channel's recorded commands as one table (for the protocol checker)."""

@@ -69,8 +69,9 @@ class _Programs:
 
     def with_tail(
         self, kind: str, layer: int, weight: str, context: int
-    ) -> tuple[list, int, int, int]:
-        """As `of`, plus the multiply-adds the ASIC does itself (V positions not yet in DRAM)."""
+    ) -> tuple[list, int, int, int, int]:
+        """(programs, row base of their rows, partial sums per output, outputs, multiply-adds
+        the ASIC does itself: V positions not yet in DRAM)."""
         if kind in ("vmm", "gemm"):
             layout = self.mapping.matrices.get(weight)
             if layout is None:
@@ -78,17 +79,17 @@ class _Programs:
                     f"operator uses weight {weight!r}, which the model mapping does not hold",
                     key="weight",
                 )
-            return layout.programs, layout.partials, layout.out_features, 0
+            return layout.programs, 0, layout.partials, layout.out_features, 0
         kv = self.mapping.kv[layer]
         if kind == "attn_score":
-            return kv.score_programs(context), 1, kv.heads * context, 0
+            return kv.score_programs(context), kv.row_base, 1, kv.heads * context, 0
         if kind == "attn_value":
             chunks, tail = kv.value_partials(context)
             outputs = kv.heads * kv.d_head
             # the ASIC's tail result is one more partial sum per output
             partials = max(1, chunks) + (1 if tail else 0)
-            return kv.value_programs(context), partials, outputs, outputs * tail
-        return kv.write_programs(context - 1), 1, 0, 0
+            return kv.value_programs(context), kv.row_base, partials, outputs, outputs * tail
+        return kv.write_programs(context - 1), kv.row_base, 1, 0, 0
 
 
 def simulate(
@@ -148,7 +149,7 @@ def simulate(
         return env.all_of(pending) if pending else None
 
     def pim_part(i: int):
-        progs, partials, outputs, tail_macs = programs.with_tail(
+        progs, row_base, partials, outputs, tail_macs = programs.with_tail(
             kinds[i], layers[i], weights[i], contexts[i]
         )
         repeats = int(ms[i]) if kinds[i] == "gemm" else 1
@@ -156,7 +157,7 @@ def simulate(
         finish_ps = t0
         if any(not p.is_empty for p in progs):
             for _ in range(repeats):
-                run = pim_system.run(progs, math.ceil(finish_ps / tck_ps))
+                run = pim_system.run(progs, math.ceil(finish_ps / tck_ps), row_base)
                 finish_ps = max(finish_ps, run.end_cycle * tck_ps)
                 kind_counters.setdefault(kinds[i], np.zeros_like(run.counters))
                 kind_counters[kinds[i]] += run.counters

@@ -74,6 +74,27 @@ class KvLayout:
     v_rows_per_chunk: int
     geo: Geometry = field(repr=False)
     _v_cache: tuple | None = field(default=None, repr=False)
+    # programs by (kind, context), shared by every layer's layout: programs are built with rows
+    # relative to `row_base`, and all layers have the same shape
+    programs_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def row_base(self) -> int:
+        """The first row of this layer's region; every KV program's rows are relative to it."""
+        return self.k_first_row
+
+    @property
+    def _v_offset(self) -> int:
+        return self.v_first_row - self.k_first_row
+
+    def _cached(self, kind: str, context: int, build) -> list[ChannelProgram]:
+        key = (kind, context)
+        programs = self.programs_cache.get(key)
+        if programs is None:
+            if len(self.programs_cache) >= 64:  # contexts only grow: keep the recent ones
+                self.programs_cache.clear()
+            programs = self.programs_cache[key] = build(context)
+        return programs
 
     @property
     def rows_used(self) -> int:
@@ -96,23 +117,33 @@ class KvLayout:
         return kv_head // self.geo.channels  # index of this KV head among its channel's
 
     def score_programs(self, context: int) -> list[ChannelProgram]:
+        """q.K^T over `context` positions, per channel (rows relative to `row_base`)."""
+        return self._cached("score", context, self._build_score)
+
+    def value_programs(self, context: int) -> list[ChannelProgram]:
+        """softmax x V over the positions in DRAM, per channel (rows relative to `row_base`)."""
+        return self._cached("value", context, self._build_value)
+
+    def write_programs(self, position: int) -> list[ChannelProgram]:
+        """WR requests storing K and V of one new position (rows relative to `row_base`)."""
+        return self._cached("write", position, self._build_write)
+
+    def _build_score(self, context: int) -> list[ChannelProgram]:
         geo, width = self.geo, self._k_width()
+        chunks = np.array(
+            [
+                (width, geo.slots_for(width), self.group(h) * self.k_rows_per_head, width)
+                for h in range(self.heads)
+            ],
+            dtype=np.int64,
+        )
+        by_segments: dict[int, ChannelProgram] = {0: EMPTY}
         programs = []
         for positions in split_even(context, geo.channels):
             segments = math.ceil(positions / geo.units)
-            if segments == 0:
-                programs.append(EMPTY)
-                continue
-            rows = [
-                (
-                    width,
-                    geo.slots_for(width),
-                    self.k_first_row + self.group(h) * self.k_rows_per_head,
-                    width,
-                )
-                for h in range(self.heads)
-            ]
-            programs.append(ChannelProgram(np.array(rows, dtype=np.int64), segments))
+            if segments not in by_segments:
+                by_segments[segments] = ChannelProgram(chunks, segments)
+            programs.append(by_segments[segments])
         return programs
 
     def value_positions_in_dram(self, context: int) -> int:
@@ -126,7 +157,7 @@ class KvLayout:
         chunks = len(chunk_widths(self.geo, in_dram, self.geo.gb_columns))
         return chunks, context - in_dram
 
-    def value_programs(self, context: int) -> list[ChannelProgram]:
+    def _build_value(self, context: int) -> list[ChannelProgram]:
         geo = self.geo
         segments = math.ceil(self.d_head / geo.units)
         full = geo.gb_columns
@@ -134,7 +165,7 @@ class KvLayout:
         per_channel: list[list[tuple]] = [[] for _ in range(geo.channels)]
         for h in range(self.heads):
             g = self.group(h)
-            base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
+            base = self._v_offset + self._v_slot(g) * self.v_rows_per_head
             for k, width in enumerate(widths):
                 per_channel[self.v_channel(g)].append(
                     (width, geo.slots_for(full), base + k * self.v_rows_per_chunk, full)
@@ -144,8 +175,7 @@ class KvLayout:
             for rows in per_channel
         ]
 
-    def write_programs(self, position: int) -> list[ChannelProgram]:
-        """WR requests storing K and V of one new position (vectorised)."""
+    def _build_write(self, position: int) -> list[ChannelProgram]:
         geo = self.geo
         per_channel = [[] for _ in range(geo.channels)]
         # K: the position's channel and unit, one slice of d_head elements per KV head
@@ -157,7 +187,7 @@ class KvLayout:
         k = np.empty((len(heads), 4), dtype=np.int64)
         k[:, 0] = int(Cmd.WR)
         k[:, 1] = unit * geo.banks_per_unit + parity
-        k[:, 2] = self.k_first_row + heads * self.k_rows_per_head + g_row
+        k[:, 2] = heads * self.k_rows_per_head + g_row
         k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
         per_channel[channel].append(k)
         # V: when a column fills up, one WR per d_head row of every KV head
@@ -167,7 +197,7 @@ class KvLayout:
         col_in_chunk = within // geo.elems_per_column
         banks, row_offsets, cols = self._v_static()
         for g in range(self.kv_heads * per_kv_head):
-            base = self.v_first_row + self._v_slot(g) * self.v_rows_per_head
+            base = self._v_offset + self._v_slot(g) * self.v_rows_per_head
             v = np.empty((self.d_head, 4), dtype=np.int64)
             v[:, 0] = int(Cmd.WR)
             v[:, 1] = banks
@@ -206,14 +236,21 @@ def matrix_programs(
         per_channel = split_even(out_features, geo.channels)
     reserve = math.ceil(max(per_channel) / geo.units)
     chunks, rows = gemv_chunks(geo, widths, reserve, first_row)
-    programs = [
-        ChannelProgram(chunks, math.ceil(n / geo.units)) if n else EMPTY for n in per_channel
-    ]
-    return programs, rows
+    shared: dict[int, ChannelProgram] = {}  # one object per distinct program (cached keys)
+    for n in per_channel:
+        if n and n not in shared:
+            shared[n] = ChannelProgram(chunks, math.ceil(n / geo.units), reusable=True)
+    return [shared[n] if n else EMPTY for n in per_channel], rows
 
 
 def kv_layout(
-    geo: Geometry, heads: int, kv_heads: int, d_head: int, max_context: int, first_row: int
+    geo: Geometry,
+    heads: int,
+    kv_heads: int,
+    d_head: int,
+    max_context: int,
+    first_row: int,
+    programs_cache: dict | None = None,
 ) -> KvLayout:
     k_width = geo.width_of(d_head)
     k_segments = math.ceil(math.ceil(max_context / geo.channels) / geo.units)
@@ -233,6 +270,7 @@ def kv_layout(
         v_rows,
         v_rows_per_chunk,
         geo,
+        programs_cache=programs_cache if programs_cache is not None else {},
     )
     return layout
 

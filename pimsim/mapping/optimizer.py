@@ -134,8 +134,11 @@ def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
         )
         row += rows
     kv = []
+    shared_programs: dict = {}  # every layer's KV programs are the same relative to its rows
     for _ in range(spec.layers):
-        layout = kv_layout(geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row)
+        layout = kv_layout(
+            geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row, shared_programs
+        )
         kv.append(layout)
         row += layout.rows_used
     costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -69,13 +70,27 @@ class ChannelProgram:
     chunks: np.ndarray | None = field(default=None, repr=False)  # (width, slots, row, pitch)
     segments: int = 0
     requests: np.ndarray | None = field(default=None, repr=False)  # (cmd, bank, row, col, close)
+    reusable: bool = False  # run many times (weights): worth memoising its results
 
-    @property
+    @cached_property
     def key(self) -> tuple:
         """Identity of the program: channels with equal keys and equal states stay equal."""
         if self.requests is not None:
             return ("req", self.requests.tobytes())
         return ("gemv", self.segments, self.chunks.tobytes())
+
+    @cached_property
+    def first_row(self) -> int:
+        """The row a GEMV program accesses first (in every bank)."""
+        return int(self.chunks[0, 2])
+
+    @cached_property
+    def relative_key(self) -> bytes:
+        """The GEMV's identity up to where its rows are: equal for programs that differ only
+        by a row offset (the same matrix shape in another layer)."""
+        rel = self.chunks.copy()
+        rel[:, 2] -= self.first_row
+        return self.segments.to_bytes(8, "little") + rel.tobytes()
 
     @property
     def is_empty(self) -> bool:
