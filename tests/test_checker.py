@@ -177,8 +177,17 @@ def test_state_violations():
     assert check_log(frame(pre_closed), hw) == []
 
 
+def test_refresh_postponement_allowance():
+    hw = hw_of("gddr6_aim", "dram.refresh_postpone=2")
+    refi = T(hw, "nREFI")
+    postponed = [(refi, "WRGB", 0, 0, 0), (3 * refi - 10, "WRGB", 0, 0, 0)]
+    assert check_log(frame(postponed), hw) == []
+    overdue = postponed + [(3 * refi, "WRGB", 0, 0, 0)]
+    assert found(check_log(frame(overdue), hw)) == {(2, "refresh", None)}
+
+
 def test_all_bank_refresh_obligation():
-    hw = hw_of("gddr6_aim")
+    hw = hw_of("gddr6_aim", "dram.refresh_postpone=0")
     refi, rfc = T(hw, "nREFI"), T(hw, "nRFC")
     late = [(refi - 10, "WRGB", 0, 0, 0), (refi, "WRGB", 0, 0, 0)]
     assert found(check_log(frame(late), hw)) == {(1, "refresh", None)}
@@ -196,7 +205,7 @@ def test_all_bank_refresh_obligation():
 
 
 def test_per_bank_refresh_targets():
-    hw = hw_of("gddr6_aim", "dram.refresh=per_bank")
+    hw = hw_of("gddr6_aim", "dram.refresh=per_bank", "dram.refresh_postpone=0")
     interval = T(hw, "nREFI") // hw.dram.organization.banks
     good = [(interval, "REFpb", 0, 0, 0), (2 * interval, "REFpb", 1, 0, 0)]
     assert check_log(frame(good), hw, tight=True) == []
@@ -395,7 +404,9 @@ def naive_command(hw, log: list[tuple], i: int) -> set[tuple[str, object]]:
         elif cmd == own:
             if mode == "per_bank" and bank != done % org.banks:
                 out.add(("refresh", None))
-        elif cmd not in ("PRE", "PRE4", "PREA") and t >= (done + 1) * _interval(hw):
+        elif cmd not in ("PRE", "PRE4", "PREA") and t >= (
+            done + 1 + hw.dram.refresh_postpone
+        ) * _interval(hw):
             out.add(("refresh", None))
     # timing, pairwise against every earlier command
     for rule in hw.dram.rules:
@@ -535,9 +546,11 @@ def schedule(hw, seed: int, n: int) -> list[tuple]:
 
 RANDOM_HW = [
     ("gddr6_aim", "dram.timing.nREFI=600"),
+    ("gddr6_aim", "dram.timing.nREFI=600", "dram.refresh_postpone=0"),
     ("hbm_pim", "dram.timing.nREFI=800", "dram.timing.nFAW=30"),
-    ("gddr6", "dram.timing.nREFI=700"),
+    ("gddr6", "dram.timing.nREFI=700", "dram.refresh_postpone=1"),
     ("gddr6_aim", "dram.refresh=per_bank"),
+    ("gddr6_aim", "dram.refresh=per_bank", "dram.refresh_postpone=0"),
     ("hbm_pim", "dram.refresh=none"),
 ]
 

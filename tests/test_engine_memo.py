@@ -22,6 +22,7 @@ VARIANTS = {
     "gddr6_aim": ["dram.timing.nREFI=600"],
     "gddr6_aim/per-bank": ["dram.refresh=per_bank"],
     "gddr6_aim/closed": ["dram.page_policy=closed", "dram.timing.nREFI=700"],
+    "gddr6_aim/eager-refresh": ["dram.timing.nREFI=600", "dram.refresh_postpone=0"],
     "hbm_pim": ["dram.timing.nREFI=500"],
     "hbm_pim/no-refresh": ["dram.refresh=none"],
 }

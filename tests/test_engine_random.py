@@ -21,6 +21,7 @@ VARIANTS = {
     "gddr6_aim": [],
     "hbm_pim": [],
     "gddr6_aim/refresh-often": ["dram.timing.nREFI=700"],
+    "gddr6_aim/eager-refresh": ["dram.timing.nREFI=700", "dram.refresh_postpone=0"],
     "gddr6_aim/per-bank": ["dram.refresh=per_bank"],
     "gddr6_aim/closed": ["dram.page_policy=closed", "dram.timing.nREFI=900"],
     "hbm_pim/refresh-often": ["dram.timing.nREFI=500"],

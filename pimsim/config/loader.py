@@ -47,6 +47,7 @@ DRAM_KEYS = (
     "channels",
     "page_policy",
     "refresh",
+    "refresh_postpone",
     "organization",
     "timing",
     "rules_extra",
@@ -481,6 +482,14 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
                 raise _fail(file, "dram.timing", f"refresh '{refresh}' needs {needed}")
         if refresh == "per_bank" and cycles["nREFI"] < organization.banks:
             raise _fail(file, "dram.timing.nREFI", "per-bank refresh needs nREFI >= banks")
+    postpone = _int(dram_raw.get("refresh_postpone", 8), file, "dram.refresh_postpone", 0)
+    if postpone > 8:
+        raise _fail(
+            file,
+            "dram.refresh_postpone",
+            f"got {postpone}",
+            "at most 8 refresh intervals (the JEDEC postponement limit)",
+        )
     dram = DramConfig(
         preset=str(preset.get("name", dram_raw["preset"])),
         standard=str(preset.get("standard", "")),
@@ -494,6 +503,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         ),
         refresh=refresh,
         energy=_dram_energy(preset, preset_file, dram_raw, file),
+        refresh_postpone=postpone,
     )
 
     pim_raw = _mapping(data.get("pim"), file, "pim")
@@ -577,6 +587,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "channels": dram.channels,
             "page_policy": dram.page_policy,
             "refresh": dram.refresh,
+            "refresh_postpone": dram.refresh_postpone,
             "organization": org_values,
             "tCK_ns": tck,
             "timing_cycles": dict(cycles),

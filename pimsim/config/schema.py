@@ -70,6 +70,10 @@ class DramConfig:
     page_policy: str  # open | closed
     refresh: str  # all_bank | per_bank | none
     energy: DramEnergy | None = None
+    # refresh intervals a due refresh may be deferred while the open row's column stream
+    # finishes (it is issued at the next row switch); JEDEC DDR3/DDR4 devices allow up to 8
+    # postponed refreshes (e.g. Winbond W632GU6NB DDR3L datasheet, section 8.15)
+    refresh_postpone: int = 8
 
     @property
     def clock_hz(self) -> float:

@@ -14,7 +14,8 @@ What is checked, per channel, from reset at cycle 0 (all banks closed, nothing i
 - ``state``     ACT* need closed banks and open ``row``; RD/WR/MAC/MAC16 need their banks open at
                 ``row``; PRE* close; REFab needs every bank closed, REFpb its bank;
 - ``refresh``   the k-th REFab is due at ``k * nREFI`` (REFpb: ``k * (nREFI // banks)``, to bank
-                ``(k - 1) % banks``); nothing but PRE/PRE4/PREA/REF may issue once one is overdue;
+                ``(k - 1) % banks``); nothing but PRE/PRE4/PREA/REF may issue once one is overdue
+                (``dram.refresh_postpone`` refresh intervals after its due time);
 - ``not_tight`` (``tight=True``) a command that was legal one cycle earlier, unless it sits on a
                 refresh due time.
 
@@ -120,6 +121,8 @@ class _RuleTable:
             self.interval = hw.dram.t("nREFI")
         elif self.refresh == "per_bank":
             self.interval = hw.dram.t("nREFI") // org.banks
+        # JEDEC-style postponement: a refresh may be deferred by this many cycles
+        self.postpone = hw.dram.refresh_postpone * self.interval
         self.tracker_scopes: list[int] = []
         self.window_sizes: list[int] = []
         self.updates: list[list[int]] = [[] for _ in Cmd]
@@ -384,11 +387,13 @@ class _ChannelChecker:
                     f"REFpb #{k} must refresh bank {(k - 1) % tb.n_banks}, got bank {bank}",
                 )
             self.refreshes = k
-        elif cmd not in _PRES and t >= due:
+        elif cmd not in _PRES and t >= due + tb.postpone:
+            allowed = f" (postponed at most {tb.postpone} cycles)" if tb.postpone else ""
             self._add(
                 i,
                 "refresh",
-                f"refresh overdue: {own.name} #{k} due at cycle {due} has not issued by cycle {t}",
+                f"refresh overdue: {own.name} #{k} due at cycle {due} has not issued by cycle "
+                f"{t}{allowed}",
             )
 
     def _check_state(self, i: int, cmd: int, row: int, banks: tuple[int, ...]) -> None:

@@ -10,10 +10,13 @@ Controller policy (in-order, one program stream per channel):
 - a column command whose banks do not hold its row first gets a precharge (if another row is
   open) and an activate; multi-bank column commands use the all-bank variants;
 - closed-page: the row is precharged right after the last column access of a run to it;
-- refresh: when the next command could issue at or after the refresh due time, the controller
-  first precharges (if needed) and refreshes, each no earlier than the due time; refreshes due
-  while the channel idles (between operators: `catch_up_refresh`) are issued at their due
-  times, not bunched at the next command.
+- refresh: a due refresh is issued at the next row switch (before the precharge / activate the
+  program needs next: the open row's column stream is not cut), or as soon as the next command
+  could issue `refresh_postpone` refresh intervals after the due time, whichever comes first;
+  with `refresh_postpone: 0` it is issued before the first command at or after the due time.
+  The controller precharges (if needed) and refreshes, each no earlier than the due time;
+  refreshes due while the channel idles (between operators: `catch_up_refresh`) are issued at
+  their due times, not bunched at the next command.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from pimsim.dram.tables import (
     H_O_WD,
     H_O_WN,
     H_O_WNEXT,
+    H_POSTPONE,
     H_REFINT,
     H_REFMODE,
     H_S_AB,
@@ -213,6 +217,14 @@ def _due(tab, st, t):
     return tab[H_REFMODE] != 0 and t >= st[tab[H_S_SC] + SC_NEXT_DUE]
 
 
+@njit(inline="always")
+def _overdue(tab, st, t):
+    """True when a due refresh can be postponed no longer at cycle t: the controller lets the
+    open row's column stream finish first (the refresh goes in at the next row switch) but
+    never beyond the postponement allowance."""
+    return tab[H_REFMODE] != 0 and t >= st[tab[H_S_SC] + SC_NEXT_DUE] + tab[H_POSTPONE]
+
+
 @njit
 def refresh_if_due(tab, st, ct, t, log, logn):
     """If a refresh is due at or before cycle t, precharge and refresh; True if one was issued."""
@@ -253,10 +265,13 @@ def catch_up_refresh(tab, st, ct, start, log, logn):
 
 @njit
 def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
-    """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF)."""
+    """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF).
+    A due refresh waits for the next row switch, unless this command opens or closes rows."""
+    switch = tab[tab[H_O_EFFECT] + cmd] != 0
     while True:
         t = max(earliest(tab, st, cmd, bank), start)
-        if not (_due(tab, st, t) and refresh_if_due(tab, st, ct, t, log, logn)):
+        late = _due(tab, st, t) if switch else _overdue(tab, st, t)
+        if not (late and refresh_if_due(tab, st, ct, t, log, logn)):
             issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
             return t
 
@@ -309,7 +324,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
             if st[tab[H_S_SC] + SC_STALLED]:
                 return start
         t = max(earliest(tab, st, cmd, bank), start)
-        if _due(tab, st, t) and refresh_if_due(
+        if _overdue(tab, st, t) and refresh_if_due(
             tab, st, ct, t, log, logn
         ):  # it closed the row: open it again
             spins += 1
@@ -362,11 +377,14 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
     t1 = max(earliest(tab, st, cmd, bank), start)
     n = count
     if tab[H_REFMODE] != 0:
-        due = st[tab[H_S_SC] + SC_NEXT_DUE]
-        if t1 >= due:
+        # the plain path refreshes before a repetition at or after this cycle
+        deadline = st[tab[H_S_SC] + SC_NEXT_DUE]
+        if tab[tab[H_O_EFFECT] + cmd] == 0:
+            deadline += tab[H_POSTPONE]
+        if t1 >= deadline:
             return 0
         if period > 0:
-            n = min(n, (due - 1 - t1) // period + 1)
+            n = min(n, (deadline - 1 - t1) // period + 1)
     t_last = t1 + (n - 1) * period
     issue(tab, st, ct, cmd, bank, row, -1, t_last, log, logn)
     ct[cmd] += n - 1

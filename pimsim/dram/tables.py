@@ -62,6 +62,7 @@ H_S_EB, H_S_EG, H_S_EC, H_S_AB, H_S_AG, H_S_ROW, H_S_WH, H_S_WP, H_S_SC = (
 )
 H_ROWS, H_COLUMNS = 36, 37
 H_O_SELF = 38
+H_POSTPONE = 39  # cycles a due refresh may wait for the current row's stream to end
 HEADER_SIZE = 40
 
 # scalar slots of the state (at offset H_S_SC)
@@ -250,6 +251,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     header[H_UNIT], header[H_NWIN], header[H_WINMAX] = unit, n_win, win_max
     header[H_REFMODE], header[H_REFI], header[H_REFINT] = refresh, n_refi, ref_interval
     header[H_CLOSED] = 1 if hw.dram.page_policy == "closed" else 0
+    header[H_POSTPONE] = hw.dram.refresh_postpone * ref_interval
     header[H_STATE_SIZE] = spos
     header[H_ROWS], header[H_COLUMNS] = org.rows, org.columns
     table = np.concatenate(parts)
