@@ -736,3 +736,13 @@ def canonicalize(tab, st, quiet_until):
                 st[base + k] = ring[(pos + k) % n]
             st[tab[H_S_WP] + w] = 0
     st[sc + SC_LAST] = floor - 1
+
+
+@njit(cache=True)
+def op_prologue(tab, st, ct, start, canonical, log, logn):
+    """Before an operator: `catch_up_refresh`, then (if `canonical`) `canonicalize` at `start`.
+    One call instead of two (this runs for every channel class of every operator)."""
+    issued = catch_up_refresh(tab, st, ct, start, log, logn)
+    if canonical:
+        canonicalize(tab, st, start)
+    return issued

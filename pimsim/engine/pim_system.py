@@ -88,11 +88,7 @@ class PimSystem:
                     end = max(end, self.model.end_cycle(state))
                     op_counters += counters * len(channels)
                 new_classes.append(ChannelClass(channels, state))
-        if not self.exact:
-            # the next operator starts after this one ends on every channel
-            for cls in new_classes:
-                kernel.canonicalize(self.model.table, cls.state, end)
-        self.classes = self._merge(new_classes)
+        self.classes = new_classes  # equal ones merge before the next operator
         self.counters += op_counters
         return OpRun(end, op_counters, end - start_cycle)
 
@@ -100,14 +96,13 @@ class PimSystem:
         """Issue the refreshes that fell due while the channels idled before `start`; then (fast
         mode) drop the timers that can no longer bind and merge channels that became equal."""
         table = self.model.table
+        canonical = not self.exact
         for cls in self.classes:
             log, logn = self.logs[cls.channels[0]] if self.logs else self._no_log
-            self._scratch[:] = 0
-            if kernel.catch_up_refresh(table, cls.state, self._scratch, start, log, logn):
+            if kernel.op_prologue(table, cls.state, self._scratch, start, canonical, log, logn):
                 op_counters += self._scratch * len(cls.channels)
-            if not self.exact:
-                kernel.canonicalize(table, cls.state, start)
-        if not self.exact:
+                self._scratch[:] = 0
+        if canonical and len(self.classes) > 1:
             self.classes = self._merge(self.classes)
 
     def _run_program(

@@ -115,52 +115,71 @@ def simulate(
     cycle_ps = asic.cycle_ps
     link_ps = round(asic.link_latency_ns * 1000)
     n = len(table)
-    kinds = table["kind"].to_numpy()
-    layers = table["layer"].to_numpy()
-    tokens = table["token"].to_numpy()
-    contexts = table["context"].to_numpy()
-    weights = table["weight"].to_numpy()
-    ms = table["m"].to_numpy()
-    names = table["name"].to_numpy()
-    outs = table["out_features"].to_numpy()
-    deps = table["deps"].to_list()
     ids = table["id"].to_numpy()
     if not np.array_equal(ids, np.arange(n)):
         raise PimsimInputError("operator ids must be 0..n-1 in order", key="id")
-    vector_ps = asic_cycles_for_table(table, asic).astype(np.int64) * cycle_ps
+    # plain lists: element access in the per-operator loop is several times cheaper
+    kinds = table["kind"].to_list()
+    layers = table["layer"].to_list()
+    tokens = table["token"].to_list()
+    contexts = table["context"].to_list()
+    weights = table["weight"].to_list()
+    ms = table["m"].to_list()
+    names = table["name"].to_list()
+    outs = table["out_features"].to_list()
+    deps = table["deps"].to_list()
+    kind_array = table["kind"].to_numpy()
+    vector_ps = (asic_cycles_for_table(table, asic).astype(np.int64) * cycle_ps).tolist()
     pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
     programs = _Programs(mapping)
-    unit = np.where(np.isin(kinds, PIM_KINDS), 0, np.where(np.isin(kinds, LINK_KINDS), 2, 1))
+    unit = np.where(
+        np.isin(kind_array, PIM_KINDS), 0, np.where(np.isin(kind_array, LINK_KINDS), 2, 1)
+    )
 
     env = simpy.Environment()
-    done = [env.event() for _ in range(n)]
-    start_ps = np.zeros(n, dtype=np.int64)
-    end_ps = np.zeros(n, dtype=np.int64)
-    reduce_ps = np.zeros(n, dtype=np.int64)
-    reduce_ops = np.zeros(n, dtype=np.int64)
+    start_ps = [0] * n
+    end_ps = [0] * n
+    reduce_ps = [0] * n
+    reduce_ops = [0] * n
+    finished = [False] * n
+    pim_finished = [False] * n  # PIM part done (its reduction may still be pending)
+    # events only for operators someone is waiting for (most dependencies have finished by
+    # the time an operator is reached, and an untouched event would cost a scheduler step)
+    waiters: dict[int, simpy.Event] = {}
+    pim_waiters: dict[int, simpy.Event] = {}
     kind_counters: dict[str, np.ndarray] = {}
     lm_ends: list[int] = []
     timeline: list[tuple] = []
     record = timeline_tokens > 0
     bar = _progress_bar(n, progress)
 
+    def event_for(table_of: dict, i: int) -> simpy.Event:
+        event = table_of.get(i)
+        if event is None:
+            event = table_of[i] = env.event()
+        return event
+
     def wait_for(i: int):
-        pending = [done[d] for d in deps[i] if not done[d].triggered]
-        return env.all_of(pending) if pending else None
+        pending = [event_for(waiters, d) for d in deps[i] if not finished[d]]
+        if not pending:
+            return None
+        return pending[0] if len(pending) == 1 else env.all_of(pending)
 
     def pim_part(i: int):
+        kind = kinds[i]
         progs, row_base, partials, outputs, tail_macs = programs.with_tail(
-            kinds[i], layers[i], weights[i], contexts[i]
+            kind, layers[i], weights[i], contexts[i]
         )
-        repeats = int(ms[i]) if kinds[i] == "gemm" else 1
-        t0 = env.now + link_ps
-        finish_ps = t0
+        repeats = int(ms[i]) if kind == "gemm" else 1
+        finish_ps = env.now + link_ps
         if any(not p.is_empty for p in progs):
             for _ in range(repeats):
-                run = pim_system.run(progs, math.ceil(finish_ps / tck_ps), row_base)
+                run = pim_system.run(progs, -(-finish_ps // tck_ps), row_base)
                 finish_ps = max(finish_ps, run.end_cycle * tck_ps)
-                kind_counters.setdefault(kinds[i], np.zeros_like(run.counters))
-                kind_counters[kinds[i]] += run.counters
+                if kind in kind_counters:
+                    kind_counters[kind] += run.counters
+                else:
+                    kind_counters[kind] = run.counters.copy()
         red = reduction_cycles(partials, outputs * repeats, asic) if partials > 1 else 0
         reduce_ops[i] = reduction_ops(partials, outputs * repeats) if partials > 1 else 0
         if tail_macs:  # 2 ops (multiply, add) per tail multiply-add, lanes wide
@@ -169,14 +188,17 @@ def simulate(
         return finish_ps, red * cycle_ps
 
     def log(i: int, unit_name: str, t0: int, t1: int) -> None:
-        if record and tokens[i] < timeline_tokens:
+        if tokens[i] < timeline_tokens:
             timeline.append((unit_name, names[i], kinds[i], int(tokens[i]), t0, t1))
 
     def finish(i: int) -> None:
         end_ps[i] = env.now
+        finished[i] = True
         if names[i] == "lm_head":
             lm_ends.append(env.now)
-        done[i].succeed()
+        event = waiters.pop(i, None)
+        if event is not None:
+            event.succeed()
         if bar is not None:
             bar.update(1)
 
@@ -186,100 +208,104 @@ def simulate(
             if unit[i] == 0:
                 finish_ps, red = pim_part(i)
                 yield env.timeout(finish_ps - env.now)
-                log(i, "pim", int(start_ps[i]), env.now)
+                if record:
+                    log(i, "pim", start_ps[i], env.now)
                 if red:
                     t0 = env.now
                     yield env.timeout(red)
                     reduce_ps[i] = red
-                    log(i, "vector", t0, env.now)
+                    if record:
+                        log(i, "vector", t0, env.now)
             elif unit[i] == 1:
-                yield env.timeout(int(vector_ps[i]))
-                log(i, "vector", int(start_ps[i]), env.now)
+                yield env.timeout(vector_ps[i])
+                if record:
+                    log(i, "vector", start_ps[i], env.now)
             else:
                 yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
-                log(i, "link", int(start_ps[i]), env.now)
+                if record:
+                    log(i, "link", start_ps[i], env.now)
             finish(i)
 
-    pim_ready = [None] * n  # PIM part done, reduction pending (overlap mode)
-    reductions: list[int] = []
+    reductions: set[int] = set()
 
     def pim_process():
-        for i in np.flatnonzero(unit == 0):
+        for i in np.flatnonzero(unit == 0).tolist():
             waiting = wait_for(i)
             if waiting is not None:
                 yield waiting
             start_ps[i] = env.now
             finish_ps, red = pim_part(i)
             yield env.timeout(finish_ps - env.now)
-            log(i, "pim", int(start_ps[i]), env.now)
-            if red:
+            if record:
+                log(i, "pim", start_ps[i], env.now)
+            if i in reductions:
                 reduce_ps[i] = red
-                pim_ready[i].succeed()
+                pim_finished[i] = True
+                event = pim_waiters.pop(i, None)
+                if event is not None:
+                    event.succeed()
             else:
                 finish(i)
 
     def vector_process():
-        for i in np.flatnonzero((unit == 1) | np.isin(np.arange(n), reductions)):
+        for i in np.flatnonzero((unit == 1) | np.isin(np.arange(n), sorted(reductions))).tolist():
             if unit[i] == 0:
-                if not pim_ready[i].triggered:
-                    yield pim_ready[i]
+                if not pim_finished[i]:
+                    yield event_for(pim_waiters, i)
                 t0 = env.now
-                yield env.timeout(int(reduce_ps[i]))
-                log(i, "vector", t0, env.now)
+                yield env.timeout(reduce_ps[i])
+                if record:
+                    log(i, "vector", t0, env.now)
                 finish(i)
                 continue
             waiting = wait_for(i)
             if waiting is not None:
                 yield waiting
             start_ps[i] = env.now
-            yield env.timeout(int(vector_ps[i]))
-            log(i, "vector", int(start_ps[i]), env.now)
+            yield env.timeout(vector_ps[i])
+            if record:
+                log(i, "vector", start_ps[i], env.now)
             finish(i)
 
     def link_process():
-        for i in np.flatnonzero(unit == 2):
+        for i in np.flatnonzero(unit == 2).tolist():
             waiting = wait_for(i)
             if waiting is not None:
                 yield waiting
             start_ps[i] = env.now
             yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
-            log(i, "link", int(start_ps[i]), env.now)
+            if record:
+                log(i, "link", start_ps[i], env.now)
             finish(i)
 
     if mode == "serial":
         env.process(serial_process())
     else:
         # every PIM op with a chunked output gets a reduction job on the vector unit
-        for i in np.flatnonzero(unit == 0):
-            pim_ready[i] = env.event()
-        reductions.extend(
-            int(i)
-            for i in np.flatnonzero(unit == 0)
+        reductions.update(
+            i
+            for i in np.flatnonzero(unit == 0).tolist()
             if _has_reduction(programs, kinds[i], layers[i], weights[i], contexts[i])
         )
-        reduction_set = set(reductions)
-        for i in np.flatnonzero(unit == 0):
-            if i not in reduction_set:
-                pim_ready[i] = None
         env.process(pim_process())
         env.process(vector_process())
         env.process(link_process())
     env.run()
     if bar is not None:
         bar.close()
-    if not all(event.triggered for event in done):
+    if not all(finished):
         raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
     return SimResult(
         mode,
         int(env.now),
-        start_ps,
-        end_ps,
+        np.array(start_ps, dtype=np.int64),
+        np.array(end_ps, dtype=np.int64),
         unit,
-        reduce_ps,
+        np.array(reduce_ps, dtype=np.int64),
         pim_system,
         lm_ends,
         timeline,
-        reduce_ops,
+        np.array(reduce_ops, dtype=np.int64),
         kind_counters,
     )
 
