@@ -7,7 +7,11 @@ Layouts (all-bank PIM: every MAC unit of a channel works in lock step):
   program. The ASIC sums the per-chunk partial sums.
 - K cache (q.K^T): positions dealt over channels, then units; each position's key of one KV head
   is one slice of d_head elements, 16 positions per DRAM row per bank (AiM); the global buffer
-  holds q for one head per chunk, so every q head reads the K slices of its KV head.
+  holds q for one head per chunk, so every q head reads the K slices of its KV head. The unit
+  of a position is rotated by its KV head index: all units read the same slots in lock step, so
+  reads do not change, but the slices one new position writes land in different banks, and
+  each bank's activation overlaps the previous bank's writes instead of waiting for its
+  precharge.
 - V cache (softmax x V): the heads of one KV group live on one channel (heads over channels);
   the d_head output rows of a head are dealt over the channel's units and the context runs along
   the rows in chunks of the global buffer; each new position appends one column per row.
@@ -178,7 +182,8 @@ class KvLayout:
     def _build_write(self, position: int) -> list[ChannelProgram]:
         geo = self.geo
         per_channel = [[] for _ in range(geo.channels)]
-        # K: the position's channel and unit, one slice of d_head elements per KV head
+        # K: the position's channel and unit, one slice of d_head elements per KV head; the
+        # unit is rotated by the KV head, so one position's slices land in different banks
         channel, local = position % geo.channels, position // geo.channels
         unit, seg = local % geo.units, local // geo.units
         width = self._k_width()
@@ -186,7 +191,7 @@ class KvLayout:
         heads = np.repeat(np.arange(self.kv_heads), width)
         k = np.empty((len(heads), 4), dtype=np.int64)
         k[:, 0] = int(Cmd.WR)
-        k[:, 1] = unit * geo.banks_per_unit + parity
+        k[:, 1] = (unit + heads) % geo.units * geo.banks_per_unit + parity
         k[:, 2] = heads * self.k_rows_per_head + g_row
         k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
         per_channel[channel].append(k)
@@ -206,10 +211,17 @@ class KvLayout:
             per_channel[self.v_channel(g)].append(v)
         programs = []
         for parts in per_channel:
-            arr = np.zeros((sum(len(p) for p in parts), 5), dtype=np.int64)
-            if parts:
-                arr[:, :4] = np.concatenate(parts)
-                arr[:, 4] = 1  # each write ends its run: closed page may precharge after it
+            if not parts:
+                programs.append(ChannelProgram(requests=np.zeros((0, 5), dtype=np.int64)))
+                continue
+            # one PREA first: the banks written hold rows of the previous (all-bank) operator,
+            # and closing them together lets each bank's activate follow the previous bank's
+            # writes directly (the next all-bank operator precharges them anyway)
+            writes = np.concatenate(parts)
+            arr = np.zeros((len(writes) + 1, 5), dtype=np.int64)
+            arr[0, :4] = (int(Cmd.PREA), 0, -1, -1)
+            arr[1:, :4] = writes
+            arr[1:, 4] = 1  # each write ends its run: closed page may precharge after it
             programs.append(ChannelProgram(requests=arr))
         return programs
 
