@@ -589,6 +589,16 @@ def shift_state(tab, st, cycles, rows):
     st[sc + SC_END] += cycles
 
 
+@njit(inline="always")
+def _same_shape(chunks, a, b):
+    """Chunks a and b have the same width, slots per row and slot pitch."""
+    return (
+        chunks[a, 0] == chunks[b, 0]
+        and chunks[a, 1] == chunks[b, 1]
+        and chunks[a, 3] == chunks[b, 3]
+    )
+
+
 @njit(cache=True)
 def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log, logn):
     """All-bank PIM GEMV on one channel.
@@ -604,7 +614,9 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
     leaves the same canonical state (`snapshot`) as the row before it, with no refresh in
     between, the following full rows are skipped in one step up to the next refresh (exact:
     the timing recurrences are translation invariant, so each row repeats the last one
-    `period` cycles later with the same command counts).
+    `period` cycles later with the same command counts). Whole chunks are skipped the same
+    way: when a chunk starts in the canonical state (relative to its first row) the previous
+    chunk of the same shape started in, and the chunks to come keep that shape and row step.
     """
     unit = tab[H_UNIT]
     closed = tab[H_CLOSED]
@@ -613,9 +625,50 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
     ct_prev = np.zeros(ct.shape[0], dtype=np.int64)
     floor_prev = 0
     refreshes_prev = 0
-    for k in range(chunks.shape[0]):
+    chunk_prev = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
+    chunk_now = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
+    chunk_ct = np.zeros(ct.shape[0], dtype=np.int64)
+    chunk_floor = 0
+    chunk_refreshes = 0
+    chunk_have = False
+    n_chunks = chunks.shape[0]
+    k = 0
+    while k < n_chunks:
         width, slots, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 3]
         first_row = chunks[k, 2] + row_base
+        if fast and segments_per_unit > 0 and logn[0] >= log.shape[0]:
+            snapshot(tab, st, first_row, chunk_now)
+            if (
+                chunk_have
+                and _same_shape(chunks, k - 1, k)
+                and st[tab[H_S_SC] + SC_REFCOUNT] == chunk_refreshes
+                and np.array_equal(chunk_now, chunk_prev)
+            ):
+                # chunk k - 1 took the channel from this very canonical state to here: every
+                # further chunk of the same shape and row step repeats it `period` cycles later
+                step = chunks[k, 2] - chunks[k - 1, 2]
+                period = st[tab[H_S_SC] + SC_FLOOR] - chunk_floor
+                alike = 0
+                while (
+                    k + alike < n_chunks
+                    and _same_shape(chunks, k - 1, k + alike)
+                    and chunks[k + alike, 2] - chunks[k + alike - 1, 2] == step
+                ):
+                    alike += 1
+                skip = rows_before_refresh(tab, st, period, alike)
+                if skip > 0:
+                    shift_state(tab, st, skip * period, skip * step)
+                    for i in range(ct.shape[0]):
+                        ct[i] += skip * (ct[i] - chunk_ct[i])
+                    k += skip
+                    chunk_have = False
+                    continue
+            chunk_prev[:] = chunk_now
+            chunk_floor = st[tab[H_S_SC] + SC_FLOOR]
+            chunk_refreshes = st[tab[H_S_SC] + SC_REFCOUNT]
+            chunk_ct[:] = ct
+            chunk_have = True
+        k += 1
         if segments_per_unit > 0:
             # activate the chunk's first row before filling the global buffer: the buffer
             # writes then overlap the activate-to-MAC delay
