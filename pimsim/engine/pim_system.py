@@ -15,7 +15,7 @@ import numpy as np
 from pimsim.config.schema import HardwareConfig
 from pimsim.dram import kernel
 from pimsim.dram.channel import ChannelModel
-from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES
+from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES, H_S_SC, N_COUNTERS, SC_END
 from pimsim.mapping.programs import ChannelProgram
 
 
@@ -63,31 +63,41 @@ class PimSystem:
         self.memo_capacity = memo_capacity
         self.memo_hits = 0
         self.kernel_calls = 0
+        self._end_index = int(self.model.table[H_S_SC] + SC_END)
 
     def run(self, programs: list[ChannelProgram], start_cycle: int, row_base: int = 0) -> OpRun:
         """Run one operator (a program per channel, rows relative to `row_base`) starting no
         earlier than `start_cycle`."""
-        op_counters = self.model.new_counters()
+        op_counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self._catch_up(start_cycle, op_counters)
         end = start_cycle
+        end_index = self._end_index
         new_classes: list[ChannelClass] = []
         for cls in self.classes:
-            first = programs[cls.channels[0]]
-            if all(programs[ch] is first for ch in cls.channels):
-                groups = [cls.channels]
+            channels = cls.channels
+            first = programs[channels[0]]
+            if len(channels) == 1 or all(programs[ch] is first for ch in channels):
+                groups = [(first, channels)]
             else:
                 by_key: dict[tuple, list[int]] = {}
-                for ch in cls.channels:
+                for ch in channels:
                     by_key.setdefault(programs[ch].key, []).append(ch)
-                groups = list(by_key.values())
-            for index, channels in enumerate(groups):
-                state = cls.state if index == len(groups) - 1 else cls.state.copy()
-                program = programs[channels[0]]
-                if not program.is_empty:
-                    counters = self._run_program(program, state, start_cycle, channels[0], row_base)
-                    end = max(end, self.model.end_cycle(state))
-                    op_counters += counters * len(channels)
-                new_classes.append(ChannelClass(channels, state))
+                groups = [(programs[chs[0]], chs) for chs in by_key.values()]
+            last = len(groups) - 1
+            for index, (program, members) in enumerate(groups):
+                if index == last:
+                    state = cls.state
+                    new_classes.append(cls if members is channels else ChannelClass(members, state))
+                else:
+                    state = cls.state.copy()
+                    new_classes.append(ChannelClass(members, state))
+                if program.is_empty:
+                    continue
+                counters = self._run_program(program, state, start_cycle, members[0], row_base)
+                finish = int(state[end_index])
+                if finish > end:
+                    end = finish
+                op_counters += counters if len(members) == 1 else counters * len(members)
         self.classes = new_classes  # equal ones merge before the next operator
         self.counters += op_counters
         return OpRun(end, op_counters, end - start_cycle)
@@ -137,7 +147,7 @@ class PimSystem:
     ) -> np.ndarray:
         self.kernel_calls += 1
         log, logn = self.logs[channel] if self.logs else self._no_log
-        counters = self.model.new_counters()
+        counters = np.zeros(N_COUNTERS, dtype=np.int64)
         table = self.model.table
         if program.requests is not None:
             end = kernel.run_requests(

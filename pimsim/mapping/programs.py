@@ -92,7 +92,7 @@ class ChannelProgram:
         rel[:, 2] -= self.first_row
         return self.segments.to_bytes(8, "little") + rel.tobytes()
 
-    @property
+    @cached_property
     def is_empty(self) -> bool:
         if self.requests is not None:
             return len(self.requests) == 0
