@@ -20,7 +20,7 @@ from pimsim.mapping.programs import EMPTY, ChannelProgram
 # refresh intervals short enough that the memo sees every refresh phase many times
 VARIANTS = {
     "gddr6_aim": ["dram.timing.nREFI=600"],
-    "gddr6_aim/per-bank": ["dram.refresh=per_bank"],
+    "gddr6_aim/per-bank": ["dram.refresh=per_bank", "dram.timing.nREFI=9600"],
     "gddr6_aim/closed": ["dram.page_policy=closed", "dram.timing.nREFI=700"],
     "gddr6_aim/eager-refresh": ["dram.timing.nREFI=600", "dram.refresh_postpone=0"],
     "hbm_pim": ["dram.timing.nREFI=500"],
@@ -34,7 +34,10 @@ def _pool(hw, rng) -> list[ChannelProgram]:
     pool = []
     for rows, cols in [(16, 16), (40, 300), (200, 1100), (int(rng.integers(1, 300)), 2100)]:
         plan = plan_gemv(hw, rows, cols)
-        pool.append(ChannelProgram(plan.chunks, max(plan.segments_per_unit), reusable=True))
+        segments = max(plan.segments_per_unit)
+        pool.append(ChannelProgram(plan.chunks, segments, reusable=True))
+        # the same work as an attention-like program: memoised only while no refresh meets it
+        pool.append(ChannelProgram(plan.chunks, segments))
     return pool
 
 
@@ -48,6 +51,8 @@ def _writes(hw, rng, row_base_max: int) -> ChannelProgram:
     requests[:, 2] = rng.integers(0, row_base_max + 4, n)  # sometimes a GEMV's first row
     requests[:, 3] = rng.integers(0, org.columns, n)
     requests[:, 4] = 1
+    if rng.random() < 0.6:  # as the KV writes: one PREA first (then memoisable)
+        requests = np.vstack([[int(Cmd.PREA), 0, -1, -1, 0], requests])
     return ChannelProgram(requests=requests)
 
 
@@ -89,5 +94,6 @@ def test_memoised_runs_are_bit_identical(variant):
     for channel in range(channels):
         assert np.array_equal(_canonical(fast, channel, later), _canonical(exact, channel, later))
     # the memo did the work it is there for, and the kernel ran far less often
-    assert fast.memo_hits > 100
-    assert fast.kernel_calls < exact.kernel_calls / 2
+    assert fast.memo_hits > 40
+    assert fast.phase_free_hits > 10
+    assert fast.kernel_calls < exact.kernel_calls * 0.75

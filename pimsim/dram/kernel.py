@@ -272,7 +272,7 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
         t = max(earliest(tab, st, cmd, bank), start)
         late = _due(tab, st, t) if switch else _overdue(tab, st, t)
         if not (late and refresh_if_due(tab, st, ct, t, log, logn)):
-            issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
+            _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
             return t
 
 

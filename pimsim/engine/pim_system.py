@@ -15,7 +15,17 @@ import numpy as np
 from pimsim.config.schema import HardwareConfig
 from pimsim.dram import kernel
 from pimsim.dram.channel import ChannelModel
-from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES, H_S_SC, N_COUNTERS, SC_END
+from pimsim.dram.tables import (
+    CT_CONFLICTS,
+    CT_HITS,
+    CT_MISSES,
+    H_S_SC,
+    N_COUNTERS,
+    SC_END,
+    SC_LAST,
+    SC_NEXT_DUE,
+    SC_REFCOUNT,
+)
 from pimsim.mapping.programs import ChannelProgram
 
 
@@ -58,12 +68,18 @@ class PimSystem:
         self._scratch = self.model.new_counters()
         self._no_log = kernel.empty_log(0)
         self._relative = self.model.new_state()
-        # exact memo of reusable GEMV results (off in exact mode and while logging commands)
+        # exact memo of program results (off in exact mode and while logging commands)
         self.memo: dict[bytes, tuple] | None = None if self.per_channel else {}
         self.memo_capacity = memo_capacity
         self.memo_hits = 0
+        self.phase_free_hits = 0  # hits of results that met no refresh
         self.kernel_calls = 0
-        self._end_index = int(self.model.table[H_S_SC] + SC_END)
+        sc = int(self.model.table[H_S_SC])
+        self._end_index = sc + SC_END
+        self._due_index = sc + SC_NEXT_DUE
+        self._refcount_index = sc + SC_REFCOUNT
+        self._last_index = sc + SC_LAST
+        self._refresh = hw.dram.refresh != "none"
 
     def run(self, programs: list[ChannelProgram], start_cycle: int, row_base: int = 0) -> OpRun:
         """Run one operator (a program per channel, rows relative to `row_base`) starting no
@@ -118,28 +134,54 @@ class PimSystem:
     def _run_program(
         self, program: ChannelProgram, state: np.ndarray, start: int, channel: int, row_base: int
     ) -> np.ndarray:
-        """Run one program on one channel state; memoised for reusable GEMVs (exact: the result
-        is a function of the state relative to the start cycle and the program's first row)."""
-        if self.memo is None or not program.reusable or program.requests is not None:
+        """Run one program on one channel state, memoised (exact: a program's result is a
+        function of the state relative to its start cycle and rows):
+        - reusable GEMVs (weights) on the whole relative state, refresh phase included;
+        - other programs (attention, KV writes) that did not meet a refresh, on the relative
+          state without the refresh phase: the result holds for any later due time.
+        A GEMV folds open rows other than its first into one "foreign" value (it can only
+        precharge them); a request program must start with a PREA to fold them."""
+        if self.memo is None:
+            return self._kernel(program, state, start, channel, row_base)
+        if program.requests is None:
+            fold_row = base_row = row_base + program.first_row
+            identity = program.relative_key
+        elif program.closes_all_first:
+            fold_row, base_row = -2, row_base  # every open row is foreign
+            identity = program.key[1]
+        else:
             return self._kernel(program, state, start, channel, row_base)
         table = self.model.table
-        first_row = row_base + program.first_row
-        if not kernel.relative_state(table, state, start, first_row, self._relative):
+        relative = self._relative
+        if not kernel.relative_state(table, state, start, fold_row, relative):
             return self._kernel(program, state, start, channel, row_base)
-        key = program.relative_key + self._relative.tobytes()
+        phase_free = not program.reusable
+        due_index = self._due_index
+        due = int(state[due_index])
+        if phase_free:
+            relative[due_index] = 0
+        key = identity + relative.tobytes()
         stored = self.memo.get(key)
         if stored is not None:
-            result, counters = stored
-            kernel.apply_result(table, state, result, start, first_row)
-            self.memo_hits += 1
-            return counters
+            result, counters, last = stored
+            # a phase-free result only holds if no refresh falls due before its last command
+            if not phase_free or not self._refresh or due - start > last:
+                kernel.apply_result(table, state, result, start, base_row)
+                if phase_free:
+                    state[due_index] = due
+                    self.phase_free_hits += 1
+                self.memo_hits += 1
+                return counters
         before = state.copy()
+        refreshes = int(state[self._refcount_index])
         counters = self._kernel(program, state, start, channel, row_base)
+        if phase_free and state[self._refcount_index] != refreshes:
+            return counters  # it met a refresh: its result depends on the phase
         result = np.empty_like(state)
         if len(self.memo) < self.memo_capacity and kernel.result_state(
-            table, before, state, start, first_row, result
+            table, before, state, start, base_row, result
         ):
-            self.memo[key] = (result, counters)
+            self.memo[key] = (result, counters, int(state[self._last_index]) - start)
         return counters
 
     def _kernel(

@@ -62,34 +62,53 @@ def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None)
 
 
 class _Programs:
-    """The per-channel programs of each PIM operator."""
+    """The per-channel programs of each PIM operator, with what the ASIC does around them."""
 
     def __init__(self, mapping: ModelMapping) -> None:
         self.mapping = mapping
+        self._weights: dict[str, tuple] = {}
+        self._kv: dict[tuple[str, int], tuple] = {}  # every layer's KV programs are alike
 
-    def with_tail(
-        self, kind: str, layer: int, weight: str, context: int
-    ) -> tuple[list, int, int, int, int]:
-        """(programs, row base of their rows, partial sums per output, outputs, multiply-adds
-        the ASIC does itself: V positions not yet in DRAM)."""
+    def with_tail(self, kind: str, layer: int, weight: str, context: int) -> tuple:
+        """(programs, row base of their rows, any program not empty, partial sums per output,
+        outputs, multiply-adds the ASIC does itself: V positions not yet in DRAM)."""
         if kind in ("vmm", "gemm"):
-            layout = self.mapping.matrices.get(weight)
-            if layout is None:
-                raise PimsimInputError(
-                    f"operator uses weight {weight!r}, which the model mapping does not hold",
-                    key="weight",
-                )
-            return layout.programs, 0, layout.partials, layout.out_features, 0
+            found = self._weights.get(weight)
+            if found is None:
+                found = self._weights[weight] = self._weight(weight)
+            return found
         kv = self.mapping.kv[layer]
+        found = self._kv.get((kind, context))
+        if found is None:
+            if len(self._kv) > 64:  # contexts only grow
+                self._kv.clear()
+            found = self._kv[(kind, context)] = self._attention(kind, kv, context)
+        programs, active, partials, outputs, tail = found
+        return programs, kv.row_base, active, partials, outputs, tail
+
+    def _weight(self, weight: str) -> tuple:
+        layout = self.mapping.matrices.get(weight)
+        if layout is None:
+            raise PimsimInputError(
+                f"operator uses weight {weight!r}, which the model mapping does not hold",
+                key="weight",
+            )
+        active = any(not p.is_empty for p in layout.programs)
+        return layout.programs, 0, active, layout.partials, layout.out_features, 0
+
+    @staticmethod
+    def _attention(kind: str, kv, context: int) -> tuple:
         if kind == "attn_score":
-            return kv.score_programs(context), kv.row_base, 1, kv.heads * context, 0
-        if kind == "attn_value":
-            chunks, tail = kv.value_partials(context)
+            programs, partials, outputs, tail = kv.score_programs(context), 1, kv.heads * context, 0
+        elif kind == "attn_value":
+            chunks, tail_positions = kv.value_partials(context)
             outputs = kv.heads * kv.d_head
             # the ASIC's tail result is one more partial sum per output
-            partials = max(1, chunks) + (1 if tail else 0)
-            return kv.value_programs(context), kv.row_base, partials, outputs, outputs * tail
-        return kv.write_programs(context - 1), kv.row_base, 1, 0, 0
+            partials = max(1, chunks) + (1 if tail_positions else 0)
+            programs, tail = kv.value_programs(context), outputs * tail_positions
+        else:
+            programs, partials, outputs, tail = kv.write_programs(context - 1), 1, 0, 0
+        return programs, any(not p.is_empty for p in programs), partials, outputs, tail
 
 
 def simulate(
@@ -104,7 +123,7 @@ def simulate(
     log_capacity: int = 0,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state."""
-    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table, reduction_cycles, reduction_ops
+    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table
     from pimsim.asic.link import link_transfer_ps
 
     if mode not in MODES:
@@ -165,14 +184,16 @@ def simulate(
             return None
         return pending[0] if len(pending) == 1 else env.all_of(pending)
 
+    reductions_seen: dict[tuple, tuple[int, int]] = {}
+
     def pim_part(i: int):
         kind = kinds[i]
-        progs, row_base, partials, outputs, tail_macs = programs.with_tail(
+        progs, row_base, active, partials, outputs, tail_macs = programs.with_tail(
             kind, layers[i], weights[i], contexts[i]
         )
         repeats = int(ms[i]) if kind == "gemm" else 1
         finish_ps = env.now + link_ps
-        if any(not p.is_empty for p in progs):
+        if active:
             for _ in range(repeats):
                 run = pim_system.run(progs, -(-finish_ps // tck_ps), row_base)
                 finish_ps = max(finish_ps, run.end_cycle * tck_ps)
@@ -180,12 +201,12 @@ def simulate(
                     kind_counters[kind] += run.counters
                 else:
                     kind_counters[kind] = run.counters.copy()
-        red = reduction_cycles(partials, outputs * repeats, asic) if partials > 1 else 0
-        reduce_ops[i] = reduction_ops(partials, outputs * repeats) if partials > 1 else 0
-        if tail_macs:  # 2 ops (multiply, add) per tail multiply-add, lanes wide
-            red += asic.pipeline_latency_cycles + math.ceil(2 * tail_macs / asic.vector_lanes)
-            reduce_ops[i] += 2 * tail_macs
-        return finish_ps, red * cycle_ps
+        key = (partials, outputs * repeats, tail_macs)
+        reduction = reductions_seen.get(key)
+        if reduction is None:
+            reduction = reductions_seen[key] = _reduction(*key, asic)
+        red_cycles, reduce_ops[i] = reduction
+        return finish_ps, red_cycles * cycle_ps
 
     def log(i: int, unit_name: str, t0: int, t1: int) -> None:
         if tokens[i] < timeline_tokens:
@@ -308,6 +329,19 @@ def simulate(
         np.array(reduce_ops, dtype=np.int64),
         kind_counters,
     )
+
+
+def _reduction(partials: int, outputs: int, tail_macs: int, asic) -> tuple[int, int]:
+    """(ASIC cycles, lane operations) to sum `partials` partial sums of each of `outputs`
+    outputs, plus `tail_macs` multiply-adds on the ASIC (2 operations each, lanes wide)."""
+    from pimsim.asic import reduction_cycles, reduction_ops
+
+    cycles = reduction_cycles(partials, outputs, asic) if partials > 1 else 0
+    ops = reduction_ops(partials, outputs) if partials > 1 else 0
+    if tail_macs:
+        cycles += asic.pipeline_latency_cycles + math.ceil(2 * tail_macs / asic.vector_lanes)
+        ops += 2 * tail_macs
+    return cycles, ops
 
 
 def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.dram.commands import Cmd
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ class ChannelProgram:
         if self.requests is not None:
             return ("req", self.requests.tobytes())
         return ("gemv", self.segments, self.chunks.tobytes())
+
+    @cached_property
+    def closes_all_first(self) -> bool:
+        """A request program whose first command precharges every bank."""
+        return (
+            self.requests is not None
+            and len(self.requests) > 0
+            and int(self.requests[0, 0]) == int(Cmd.PREA)
+        )
 
     @cached_property
     def first_row(self) -> int:
