@@ -72,6 +72,7 @@ class PimSystem:
         self.memo: dict[bytes, tuple] | None = None if self.per_channel else {}
         self.memo_capacity = memo_capacity
         self.memo_hits = 0
+        self.idle_refreshes = 0  # refreshes issued in idle gaps (all channels)
         self.phase_free_hits = 0  # hits of results that met no refresh
         self.kernel_calls = 0
         sc = int(self.model.table[H_S_SC])
@@ -125,9 +126,13 @@ class PimSystem:
         canonical = not self.exact
         for cls in self.classes:
             log, logn = self.logs[cls.channels[0]] if self.logs else self._no_log
-            if kernel.op_prologue(table, cls.state, self._scratch, start, canonical, log, logn):
+            issued = kernel.op_prologue(
+                table, cls.state, self._scratch, start, canonical, log, logn
+            )
+            if issued:
                 op_counters += self._scratch * len(cls.channels)
                 self._scratch[:] = 0
+                self.idle_refreshes += issued * len(cls.channels)
         if canonical and len(self.classes) > 1:
             self.classes = self._merge(self.classes)
 

@@ -27,6 +27,10 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
         f"  PIM busy            {_si(bounds['pim_busy_s'])}",
         f"  layout bound        {_si(bounds['layout_bound_s'])}  "
         f"(busy / bound {bounds['pim_busy_over_layout_bound']:.3f}: row switching and refresh)",
+        f"  refresh while busy  {_si(bounds['refresh_while_busy_s'])}  "
+        f"((busy - refresh) / bound {bounds['pim_busy_less_refresh_over_layout_bound']:.3f})",
+        f"  global-buffer fill  {_si(bounds['global_buffer_fill_s'])}  "
+        "(input-vector broadcasts, WRGB; not in the layout bound)",
         f"  bandwidth bound     {_si(bounds['bandwidth_bound_s'])}  "
         f"(weights + KV over {bounds['peak_in_bank_bandwidth_GBps']:.0f} GB/s in-bank)",
         "  busy by unit        "
