@@ -37,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
         f"  dram      {dram.preset} ({dram.standard}), {dram.channels} channels x "
         f"{org.banks} banks ({org.bank_groups} groups), {org.rows} rows x {org.row_bytes} B, "
         f"tCK {dram.tCK_ns} ns, {dram.page_policy} page, refresh {dram.refresh}"
+        + (
+            f" (postponed up to {dram.refresh_postpone} tREFI for a row switch)"
+            if dram.refresh != "none" and dram.refresh_postpone
+            else ""
+        )
     )
     capacity = dram.channels * org.banks * org.bank_bytes
     print(f"  capacity  {capacity / 2**30:.2f} GiB")
