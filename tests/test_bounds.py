@@ -1,6 +1,6 @@
-"""The layout-aware bound of issue 4 on gpt2-xl: the bound really is below the simulated PIM busy
-time, the mapping reaches >= 95 % row hits, and busy time is within 1.1x of the bound once the
-refresh time (which no layout avoids and the bound leaves out) is taken away."""
+"""The layout-aware bound of issue 4 on gpt2-xl (64 generated tokens on the PIM-GPT system): the
+bound really is below the simulated PIM busy time, the mapping reaches >= 95 % row hits, and
+PIM busy time is within 1.1x of the bound."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pimsim.run_pipeline import prepare_run
 
 def _bounds(config: str, *overrides: str):
     hw = load_hw(config, list(overrides))
-    prepared = prepare_run(hw, model="gpt2-xl", prompt_len=1, gen_len=8)
+    prepared = prepare_run(hw, model="gpt2-xl", prompt_len=1, gen_len=64)
     sim = simulate(hw, prepared.table, prepared.mapping)
     return hw, sim, bounds(hw, sim, prepared.table)
 
@@ -40,8 +40,8 @@ def test_gpt2_xl_mapping_meets_the_row_hit_and_bound_targets(aim):
     _, sim, b = aim
     assert sim.pim.row_hit_rate >= 0.95
     assert b["layout_bound_s"] < b["pim_busy_s"]  # a lower bound
-    assert b["refresh_while_busy_s"] > 0
-    assert b["pim_busy_less_refresh_over_layout_bound"] <= 1.1
+    assert b["pim_busy_over_layout_bound"] <= 1.1
+    assert b["refresh_while_busy_s"] > 0  # most refreshes go into idle gaps, not all
     assert b["pim_busy_less_refresh_over_layout_bound"] < b["pim_busy_over_layout_bound"]
 
 

@@ -186,6 +186,17 @@ def test_refresh_postponement_allowance():
     assert found(check_log(frame(overdue), hw)) == {(2, "refresh", None)}
 
 
+def test_refresh_pull_in_allowance():
+    hw = hw_of("gddr6_aim", "dram.refresh_pull_in=2")
+    refi, rfc = T(hw, "nREFI"), T(hw, "nRFC")
+    ahead = [(0, "REFab", 0, 0, 0), (rfc, "REFab", 0, 0, 0)]  # 1 and 2 intervals early
+    assert check_log(frame(ahead), hw) == []
+    too_far = ahead + [(2 * rfc, "REFab", 0, 0, 0)]  # the third is almost 3 intervals early
+    (v,) = check_log(frame(too_far), hw)
+    assert (v.index, v.kind) == (2, "refresh") and "pulled in" in v.message
+    assert check_log(frame(too_far), hw_of("gddr6_aim", "dram.refresh_pull_in=3")) == []
+
+
 def test_all_bank_refresh_obligation():
     hw = hw_of("gddr6_aim", "dram.refresh_postpone=0")
     refi, rfc = T(hw, "nREFI"), T(hw, "nRFC")

@@ -48,6 +48,7 @@ DRAM_KEYS = (
     "page_policy",
     "refresh",
     "refresh_postpone",
+    "refresh_pull_in",
     "organization",
     "timing",
     "rules_extra",
@@ -462,6 +463,13 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         prefix = "dram.organization" if key in org_raw else "organization"
         org_values[key] = _int(org_merged[key], source, f"{prefix}.{key}")
     organization = Organization(**org_values)
+    if organization.banks > 32:  # the engine keeps 2 bits of activation state per bank
+        raise _fail(
+            file,
+            "dram.organization.bank_groups",
+            f"{organization.banks} banks per channel",
+            "at most 32 banks per channel (bank_groups x banks_per_group)",
+        )
 
     user_timing = _mapping(dram_raw.get("timing"), file, "dram.timing")
     tck, cycles = _resolve_timing(
@@ -483,13 +491,15 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         if refresh == "per_bank" and cycles["nREFI"] < organization.banks:
             raise _fail(file, "dram.timing.nREFI", "per-bank refresh needs nREFI >= banks")
     postpone = _int(dram_raw.get("refresh_postpone", 8), file, "dram.refresh_postpone", 0)
-    if postpone > 8:
-        raise _fail(
-            file,
-            "dram.refresh_postpone",
-            f"got {postpone}",
-            "at most 8 refresh intervals (the JEDEC postponement limit)",
-        )
+    pull_in = _int(dram_raw.get("refresh_pull_in", 8), file, "dram.refresh_pull_in", 0)
+    for key, value in (("refresh_postpone", postpone), ("refresh_pull_in", pull_in)):
+        if value > 8:
+            raise _fail(
+                file,
+                f"dram.{key}",
+                f"got {value}",
+                "at most 8 refreshes (the JEDEC limit on postponed / pulled-in refreshes)",
+            )
     dram = DramConfig(
         preset=str(preset.get("name", dram_raw["preset"])),
         standard=str(preset.get("standard", "")),
@@ -504,6 +514,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
         refresh=refresh,
         energy=_dram_energy(preset, preset_file, dram_raw, file),
         refresh_postpone=postpone,
+        refresh_pull_in=pull_in,
     )
 
     pim_raw = _mapping(data.get("pim"), file, "pim")
@@ -588,6 +599,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "page_policy": dram.page_policy,
             "refresh": dram.refresh,
             "refresh_postpone": dram.refresh_postpone,
+            "refresh_pull_in": dram.refresh_pull_in,
             "organization": org_values,
             "tCK_ns": tck,
             "timing_cycles": dict(cycles),

@@ -74,6 +74,10 @@ class DramConfig:
     # finishes (it is issued at the next row switch); JEDEC DDR3/DDR4 devices allow up to 8
     # postponed refreshes (e.g. Winbond W632GU6NB DDR3L datasheet, section 8.15)
     refresh_postpone: int = 8
+    # refreshes the controller may issue ahead of their due times (JEDEC "pull-in", up to 8)
+    # while the channel idles between operators, when they complete before the next one starts
+    # (the ASIC knows its own schedule)
+    refresh_pull_in: int = 8
 
     @property
     def clock_hz(self) -> float:

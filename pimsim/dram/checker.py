@@ -15,7 +15,8 @@ What is checked, per channel, from reset at cycle 0 (all banks closed, nothing i
                 ``row``; PRE* close; REFab needs every bank closed, REFpb its bank;
 - ``refresh``   the k-th REFab is due at ``k * nREFI`` (REFpb: ``k * (nREFI // banks)``, to bank
                 ``(k - 1) % banks``); nothing but PRE/PRE4/PREA/REF may issue once one is overdue
-                (``dram.refresh_postpone`` refresh intervals after its due time);
+                (``dram.refresh_postpone`` refresh intervals after its due time); none is issued
+                more than ``dram.refresh_pull_in`` intervals before its due time;
 - ``not_tight`` (``tight=True``) a command that was legal one cycle earlier, unless it sits on a
                 refresh due time.
 
@@ -123,6 +124,8 @@ class _RuleTable:
             self.interval = hw.dram.t("nREFI") // org.banks
         # JEDEC-style postponement: a refresh may be deferred by this many cycles
         self.postpone = hw.dram.refresh_postpone * self.interval
+        # and issued at most this many intervals ahead of its due time (JEDEC pull-in)
+        self.pull_in = hw.dram.refresh_pull_in * self.interval
         self.tracker_scopes: list[int] = []
         self.window_sizes: list[int] = []
         self.updates: list[list[int]] = [[] for _ in Cmd]
@@ -385,6 +388,13 @@ class _ChannelChecker:
                     i,
                     "refresh",
                     f"REFpb #{k} must refresh bank {(k - 1) % tb.n_banks}, got bank {bank}",
+                )
+            if due - t > tb.pull_in:
+                self._add(
+                    i,
+                    "refresh",
+                    f"{own.name} #{k} due at cycle {due} issued at cycle {t}: pulled in more "
+                    f"than {tb.pull_in} cycles ahead",
                 )
             self.refreshes = k
         elif cmd not in _PRES and t >= due + tb.postpone:

@@ -16,7 +16,9 @@ Controller policy (in-order, one program stream per channel):
   with `refresh_postpone: 0` it is issued before the first command at or after the due time.
   The controller precharges (if needed) and refreshes, each no earlier than the due time;
   refreshes due while the channel idles (between operators: `catch_up_refresh`) are issued at
-  their due times, not bunched at the next command.
+  their due times, not bunched at the next command, and up to `refresh_pull_in` refreshes are
+  issued ahead of time in an idle gap when they complete before the next operator starts
+  (`pull_in_refreshes`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from pimsim.dram.tables import (
     H_O_WN,
     H_O_WNEXT,
     H_POSTPONE,
+    H_PULLIN,
     H_REFINT,
     H_REFMODE,
     H_S_AB,
@@ -280,9 +283,10 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
 def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
     """Make the banks of column command `cmd` hold `row`: precharge if another row is open,
     then activate (all-bank variants for multi-bank commands), each at its earliest legal
-    cycle, refreshing first when one falls due. An activation marks the state (SC_PENDING:
-    1 miss, 2 conflict) so the access it serves is counted as such, even when the row is
-    opened ahead of that access."""
+    cycle, refreshing first when one falls due. An activation marks each bank it opens
+    (SC_PENDING holds 2 bits per bank: 1 miss, 2 conflict) so the first access to that row is
+    counted as such, even when the row is opened ahead of the access (`run_requests`
+    prefetches activations)."""
     is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
     act = ACT16 if is_all else ACT
     pre = PREA if is_all else PRE
@@ -308,8 +312,30 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
             conflicted = True
         else:
             mark = 2 if conflicted else 1
-            if st[tab[H_S_SC] + SC_PENDING] < mark:
-                st[tab[H_S_SC] + SC_PENDING] = mark
+            pending = st[tab[H_S_SC] + SC_PENDING]
+            for b in range(afirst, astop, astep):
+                if (pending >> (2 * b)) & 3 < mark:
+                    pending = (pending & ~(3 << (2 * b))) | (mark << (2 * b))
+            st[tab[H_S_SC] + SC_PENDING] = pending
+
+
+@njit(inline="always")
+def _take_pending(tab, st, cmd, bank):
+    """The activation mark (0 hit, 1 miss, 2 conflict) the access `cmd` at `bank` consumes:
+    the worst over the banks its activation covers, which are cleared."""
+    pending = st[tab[H_S_SC] + SC_PENDING]
+    if pending == 0:
+        return 0
+    is_all = tab[tab[H_O_ISALL] + cmd] or tab[tab[H_O_TARGET] + cmd] == TARGET_UNIT
+    afirst, astop, astep = _target_range(tab, ACT16 if is_all else ACT, bank)
+    worst = 0
+    for b in range(afirst, astop, astep):
+        mark = (pending >> (2 * b)) & 3
+        if mark > worst:
+            worst = mark
+        pending &= ~(3 << (2 * b))
+    st[tab[H_S_SC] + SC_PENDING] = pending
+    return worst
 
 
 @njit
@@ -334,8 +360,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
             continue
         _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
         break
-    pending = st[tab[H_S_SC] + SC_PENDING]
-    st[tab[H_S_SC] + SC_PENDING] = 0
+    pending = _take_pending(tab, st, cmd, bank)
     if pending == 0:
         ct[CT_HITS] += 1
     elif pending == 1:
@@ -396,7 +421,8 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
 @njit(cache=True)
 def run_requests(tab, st, ct, reqs, row_base, start, log, logn):
     """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller;
-    `row_base` is added to every row (programs can be stored relative to a region)."""
+    `row_base` is added to every row (programs can be stored relative to a region). A column
+    request with col < 0 only opens its row (an activation issued ahead of its accesses)."""
     for i in range(reqs.shape[0]):
         cmd, bank, row, col, close_after = (
             reqs[i, 0],
@@ -408,7 +434,10 @@ def run_requests(tab, st, ct, reqs, row_base, start, log, logn):
         if row >= 0:
             row += row_base
         if tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW:
-            serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
+            if col < 0:
+                open_row(tab, st, ct, cmd, bank, row, start, log, logn)
+            else:
+                serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
         else:
@@ -791,11 +820,58 @@ def canonicalize(tab, st, quiet_until):
     st[sc + SC_LAST] = floor - 1
 
 
+@njit
+def _distance(tab, prev, nxt):
+    """The largest distance any rule puts from `prev` to `nxt` (any scope), or 0."""
+    d = max(tab[tab[H_O_CHALL] + prev], 0)
+    for k in range(tab[tab[H_O_CSR_START] + prev], tab[tab[H_O_CSR_START] + prev + 1]):
+        if tab[tab[H_O_CSR_NEXT] + k] == nxt and tab[tab[H_O_CSR_DIST] + k] > d:
+            d = tab[tab[H_O_CSR_DIST] + k]
+    return d
+
+
+@njit
+def pull_in_refreshes(tab, st, ct, start, log, logn):
+    """In the idle gap before an operator starting at `start`, issue refreshes ahead of their
+    due times (JEDEC pull-in, at most `refresh_pull_in` ahead), each only if it (with the
+    precharge it needs) completes by `start`, so the operator is never delayed by it."""
+    mode = tab[H_REFMODE]
+    limit = tab[H_PULLIN]
+    if mode == 0 or limit <= 0:
+        return 0
+    sc = tab[H_S_SC]
+    interval = tab[H_REFINT]
+    ref = REFAB if mode == 1 else REFPB
+    pre = PREA if mode == 1 else PRE
+    issued = 0
+    while True:
+        b = 0 if mode == 1 else st[sc + SC_REFCOUNT] % tab[H_BANKS]
+        closing = _any_open(tab, st, 0, tab[H_BANKS], 1) if mode == 1 else st[tab[H_S_ROW] + b] >= 0
+        t = earliest(tab, st, ref, b)
+        if closing:
+            t = max(t, earliest(tab, st, pre, b) + _distance(tab, pre, ref))
+        if t + tab[tab[H_O_COMPL] + ref] > start or st[sc + SC_NEXT_DUE] - t > limit * interval:
+            return issued
+        if closing:
+            issue(tab, st, ct, pre, b, -1, -1, earliest(tab, st, pre, b), log, logn)
+        issue(tab, st, ct, ref, b, -1, -1, earliest(tab, st, ref, b), log, logn)
+        st[sc + SC_NEXT_DUE] += interval
+        st[sc + SC_REFCOUNT] += 1
+        issued += 1
+
+
 @njit(cache=True)
 def op_prologue(tab, st, ct, start, canonical, log, logn):
-    """Before an operator: `catch_up_refresh`, then (if `canonical`) `canonicalize` at `start`.
-    One call instead of two (this runs for every channel class of every operator)."""
+    """Before an operator: `catch_up_refresh`, `pull_in_refreshes`, then commit the channel to
+    issuing nothing before `start` (time does not run backwards: a later operator's pull-in
+    cannot use this idle gap any more) and, if `canonical`, `canonicalize` at `start`.
+    One call (this runs for every channel class of every operator). Returns the number of
+    refreshes issued."""
     issued = catch_up_refresh(tab, st, ct, start, log, logn)
+    issued += pull_in_refreshes(tab, st, ct, start, log, logn)
+    sc = tab[H_S_SC]
+    if st[sc + SC_FLOOR] < start:
+        st[sc + SC_FLOOR] = start
     if canonical:
         canonicalize(tab, st, start)
     return issued

@@ -63,11 +63,12 @@ H_S_EB, H_S_EG, H_S_EC, H_S_AB, H_S_AG, H_S_ROW, H_S_WH, H_S_WP, H_S_SC = (
 H_ROWS, H_COLUMNS = 36, 37
 H_O_SELF = 38
 H_POSTPONE = 39  # cycles a due refresh may wait for the current row's stream to end
-HEADER_SIZE = 40
+H_PULLIN = 40  # refreshes that may be issued ahead of their due times in idle gaps
+HEADER_SIZE = 41
 
 # scalar slots of the state (at offset H_S_SC)
 SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED, SC_PENDING = 0, 1, 2, 3, 4, 5, 6
-N_SCALARS = 7  # SC_PENDING: an early activation (1 miss, 2 conflict) awaiting its access
+N_SCALARS = 7  # SC_PENDING: per bank (2 bits), an activation (1 miss, 2 conflict) awaiting its access
 # a command that waits behind this many refreshes in a row can never issue (refresh livelock)
 MAX_REFRESH_SPINS = 256
 
@@ -252,6 +253,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     header[H_REFMODE], header[H_REFI], header[H_REFINT] = refresh, n_refi, ref_interval
     header[H_CLOSED] = 1 if hw.dram.page_policy == "closed" else 0
     header[H_POSTPONE] = hw.dram.refresh_postpone * ref_interval
+    header[H_PULLIN] = hw.dram.refresh_pull_in if refresh else 0
     header[H_STATE_SIZE] = spos
     header[H_ROWS], header[H_COLUMNS] = org.rows, org.columns
     table = np.concatenate(parts)

@@ -9,9 +9,9 @@ Layouts (all-bank PIM: every MAC unit of a channel works in lock step):
   is one slice of d_head elements, 16 positions per DRAM row per bank (AiM); the global buffer
   holds q for one head per chunk, so every q head reads the K slices of its KV head. The unit
   of a position is rotated by its KV head index: all units read the same slots in lock step, so
-  reads do not change, but the slices one new position writes land in different banks, and
-  each bank's activation overlaps the previous bank's writes instead of waiting for its
-  precharge.
+  reads do not change, but the slices one new position writes land in different banks, so
+  the write program activates each head's row two heads ahead of its writes and the
+  activations overlap the writes.
 - V cache (softmax x V): the heads of one KV group live on one channel (heads over channels);
   the d_head output rows of a head are dealt over the channel's units and the context runs along
   the rows in chunks of the global buffer; each new position appends one column per row.
@@ -188,13 +188,7 @@ class KvLayout:
         unit, seg = local % geo.units, local // geo.units
         width = self._k_width()
         g_row, col0, parity = geo.place(seg, width)
-        heads = np.repeat(np.arange(self.kv_heads), width)
-        k = np.empty((len(heads), 4), dtype=np.int64)
-        k[:, 0] = int(Cmd.WR)
-        k[:, 1] = (unit + heads) % geo.units * geo.banks_per_unit + parity
-        k[:, 2] = heads * self.k_rows_per_head + g_row
-        k[:, 3] = col0 + np.tile(np.arange(width), self.kv_heads)
-        per_channel[channel].append(k)
+        per_channel[channel].append(self._k_writes(unit, g_row, col0, parity, width))
         # V: when a column fills up, one WR per d_head row of every KV head
         column_full = (position + 1) % geo.elems_per_column == 0
         per_kv_head = 1 if column_full else 0
@@ -203,11 +197,12 @@ class KvLayout:
         banks, row_offsets, cols = self._v_static()
         for g in range(self.kv_heads * per_kv_head):
             base = self._v_offset + self._v_slot(g) * self.v_rows_per_head
-            v = np.empty((self.d_head, 4), dtype=np.int64)
+            v = np.empty((self.d_head, 5), dtype=np.int64)
             v[:, 0] = int(Cmd.WR)
             v[:, 1] = banks
             v[:, 2] = base + chunk * self.v_rows_per_chunk + row_offsets
             v[:, 3] = cols + col_in_chunk
+            v[:, 4] = 1  # one write per row: closed page may precharge after it
             per_channel[self.v_channel(g)].append(v)
         programs = []
         for parts in per_channel:
@@ -220,10 +215,34 @@ class KvLayout:
             writes = np.concatenate(parts)
             arr = np.zeros((len(writes) + 1, 5), dtype=np.int64)
             arr[0, :4] = (int(Cmd.PREA), 0, -1, -1)
-            arr[1:, :4] = writes
-            arr[1:, 4] = 1  # each write ends its run: closed page may precharge after it
+            arr[1:] = writes
             programs.append(ChannelProgram(requests=arr))
         return programs
+
+    def _k_writes(self, unit: int, g_row: int, col0: int, parity: int, width: int) -> np.ndarray:
+        """WR requests (cmd, bank, row, col, close_after) of one position's K slices, one per KV
+        head, each head's row activated two heads ahead of its writes (a request with column
+        -1 only activates), so activations overlap the writes of the heads before them; a bank
+        that a head shares with an earlier one (more heads than units) is precharged three
+        heads before that activation."""
+        geo = self.geo
+        heads = np.arange(self.kv_heads)
+        banks = (unit + heads) % geo.units * geo.banks_per_unit + parity
+        rows = heads * self.k_rows_per_head + g_row
+        ahead = min(2, geo.units - 1)  # heads this close apart sit in different banks
+        close_ahead = ahead + 3
+        wr, pre = int(Cmd.WR), int(Cmd.PRE)
+        out = [(wr, banks[h], rows[h], -1, 0) for h in range(min(ahead, self.kv_heads))]
+        for h in range(self.kv_heads):
+            j = h + close_ahead
+            if ahead and j < self.kv_heads and j - geo.units >= 0 and j - geo.units < h:
+                out.append((pre, banks[j], -1, -1, 0))  # its earlier head is written by now
+            if h + ahead < self.kv_heads and ahead:
+                out.append((wr, banks[h + ahead], rows[h + ahead], -1, 0))
+            out.extend(
+                (wr, banks[h], rows[h], col0 + c, int(c == width - 1)) for c in range(width)
+            )
+        return np.array(out, dtype=np.int64)
 
     def _v_static(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Bank, row offset and first column of each of the d_head V rows of a head."""
