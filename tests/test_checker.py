@@ -188,7 +188,7 @@ def test_refresh_postponement_allowance():
 
 def test_refresh_pull_in_allowance():
     hw = hw_of("gddr6_aim", "dram.refresh_pull_in=2")
-    refi, rfc = T(hw, "nREFI"), T(hw, "nRFC")
+    rfc = T(hw, "nRFC")
     ahead = [(0, "REFab", 0, 0, 0), (rfc, "REFab", 0, 0, 0)]  # 1 and 2 intervals early
     assert check_log(frame(ahead), hw) == []
     too_far = ahead + [(2 * rfc, "REFab", 0, 0, 0)]  # the third is almost 3 intervals early

@@ -68,7 +68,8 @@ HEADER_SIZE = 41
 
 # scalar slots of the state (at offset H_S_SC)
 SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED, SC_PENDING = 0, 1, 2, 3, 4, 5, 6
-N_SCALARS = 7  # SC_PENDING: per bank (2 bits), an activation (1 miss, 2 conflict) awaiting its access
+# SC_PENDING: 2 bits per bank, an activation (1 miss, 2 conflict) awaiting its first access
+N_SCALARS = 7
 # a command that waits behind this many refreshes in a row can never issue (refresh livelock)
 MAX_REFRESH_SPINS = 256
 

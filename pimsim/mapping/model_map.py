@@ -239,9 +239,7 @@ class KvLayout:
                 out.append((pre, banks[j], -1, -1, 0))  # its earlier head is written by now
             if h + ahead < self.kv_heads and ahead:
                 out.append((wr, banks[h + ahead], rows[h + ahead], -1, 0))
-            out.extend(
-                (wr, banks[h], rows[h], col0 + c, int(c == width - 1)) for c in range(width)
-            )
+            out.extend((wr, banks[h], rows[h], col0 + c, int(c == width - 1)) for c in range(width))
         return np.array(out, dtype=np.int64)
 
     def _v_static(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
