@@ -160,32 +160,41 @@ class PimSystem:
         relative = self._relative
         if not kernel.relative_state(table, state, start, fold_row, relative):
             return self._kernel(program, state, start, channel, row_base)
-        phase_free = not program.reusable
         due_index = self._due_index
         due = int(state[due_index])
-        if phase_free:
-            relative[due_index] = 0
-        key = identity + relative.tobytes()
-        stored = self.memo.get(key)
-        if stored is not None:
-            result, counters, last = stored
-            # a phase-free result only holds if no refresh falls due before its last command
-            if not phase_free or not self._refresh or due - start > last:
+        # first the result of a run that met no refresh (it holds for any due time after its
+        # last command), then, for weights, the result for this exact refresh phase
+        relative[due_index] = 0
+        free_key = b"F" + identity + relative.tobytes()
+        stored = self.memo.get(free_key)
+        if stored is not None and (not self._refresh or due - start > stored[2]):
+            result, counters, _ = stored
+            kernel.apply_result(table, state, result, start, base_row)
+            state[due_index] = due
+            self.phase_free_hits += 1
+            self.memo_hits += 1
+            return counters
+        phase_key = None
+        if program.reusable:
+            relative[due_index] = due - start
+            phase_key = b"P" + identity + relative.tobytes()
+            stored = self.memo.get(phase_key)
+            if stored is not None:
+                result, counters, _ = stored
                 kernel.apply_result(table, state, result, start, base_row)
-                if phase_free:
-                    state[due_index] = due
-                    self.phase_free_hits += 1
                 self.memo_hits += 1
                 return counters
         before = state.copy()
         refreshes = int(state[self._refcount_index])
         counters = self._kernel(program, state, start, channel, row_base)
-        if phase_free and state[self._refcount_index] != refreshes:
-            return counters  # it met a refresh: its result depends on the phase
+        met_refresh = state[self._refcount_index] != refreshes
+        if met_refresh and phase_key is None:
+            return counters  # its result depends on the refresh phase: not kept
         result = np.empty_like(state)
         if len(self.memo) < self.memo_capacity and kernel.result_state(
             table, before, state, start, base_row, result
         ):
+            key = phase_key if met_refresh else free_key
             self.memo[key] = (result, counters, int(state[self._last_index]) - start)
         return counters
 
