@@ -861,14 +861,19 @@ def pull_in_refreshes(tab, st, ct, start, log, logn):
 
 
 @njit(cache=True)
-def op_prologue(tab, st, ct, start, canonical, log, logn):
+def op_prologue(tab, st, ct, start, canonical, members, op_ct, log, logn):
     """Before an operator: `catch_up_refresh`, `pull_in_refreshes`, then commit the channel to
     issuing nothing before `start` (time does not run backwards: a later operator's pull-in
     cannot use this idle gap any more) and, if `canonical`, `canonicalize` at `start`.
-    One call (this runs for every channel class of every operator). Returns the number of
-    refreshes issued."""
+    One call (this runs for every channel class of every operator): the commands it issues are
+    counted in the scratch `ct`, then added `members` times (the channels of the class) to
+    `op_ct`, and `ct` is cleared. Returns the number of refreshes issued."""
     issued = catch_up_refresh(tab, st, ct, start, log, logn)
     issued += pull_in_refreshes(tab, st, ct, start, log, logn)
+    if issued:
+        for i in range(ct.shape[0]):
+            op_ct[i] += ct[i] * members
+            ct[i] = 0
     sc = tab[H_S_SC]
     if st[sc + SC_FLOOR] < start:
         st[sc + SC_FLOOR] = start

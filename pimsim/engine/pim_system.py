@@ -126,13 +126,11 @@ class PimSystem:
         canonical = not self.exact
         for cls in self.classes:
             log, logn = self.logs[cls.channels[0]] if self.logs else self._no_log
+            members = len(cls.channels)
             issued = kernel.op_prologue(
-                table, cls.state, self._scratch, start, canonical, log, logn
+                table, cls.state, self._scratch, start, canonical, members, op_counters, log, logn
             )
-            if issued:
-                op_counters += self._scratch * len(cls.channels)
-                self._scratch[:] = 0
-                self.idle_refreshes += issued * len(cls.channels)
+            self.idle_refreshes += issued * members
         if canonical and len(self.classes) > 1:
             self.classes = self._merge(self.classes)
 
