@@ -112,6 +112,21 @@ def test_bad_bank_count(tmp_path, capsys, value):
     assert str(path) in err and "dram.organization.bank_groups" in err
 
 
+@pytest.mark.parametrize("key", ["refresh_postpone", "refresh_pull_in"])
+@pytest.mark.parametrize("value", ["9", "-1", "2.5"])
+def test_bad_refresh_allowance(tmp_path, capsys, key, value):
+    path = _write(tmp_path, BASE.replace("  channels: 2", f"  channels: 2\n  {key}: {value}"))
+    err = _error(capsys, ["check-config", str(path)])
+    assert str(path) in err and f"dram.{key}" in err
+
+
+def test_too_many_banks(tmp_path, capsys):
+    org = "  organization: {bank_groups: 8, banks_per_group: 8}"
+    path = _write(tmp_path, BASE.replace("  channels: 2", f"  channels: 2\n{org}"))
+    err = _error(capsys, ["check-config", str(path)])
+    assert "dram.organization" in err and "at most 32 banks" in err
+
+
 def test_wrong_version_and_preset(tmp_path, capsys):
     err = _error(
         capsys, ["check-config", str(_write(tmp_path, BASE.replace("version: 1", "version: 7")))]
