@@ -150,21 +150,10 @@ def test_chunk_fast_forward_is_bit_identical(variant):
             prior = plan_gemv(hw, 64, int(rng.integers(16, 900)))
             for state, fast in ((fast_state, True), (exact_state, False)):
                 model.run_gemv(prior.chunks, 1, state=state, fast=fast)
-            start = int(rng.integers(0, 5000))
-            fast = model.run_gemv(
-                program.chunks,
-                program.segments,
-                state=fast_state,
-                start=start,
-                row_base=layout.row_base,
-            )
+            where = {"start": int(rng.integers(0, 5000)), "row_base": layout.row_base}
+            fast = model.run_gemv(program.chunks, program.segments, state=fast_state, **where)
             exact = model.run_gemv(
-                program.chunks,
-                program.segments,
-                state=exact_state,
-                start=start,
-                row_base=layout.row_base,
-                fast=False,
+                program.chunks, program.segments, state=exact_state, fast=False, **where
             )
             assert fast.end_cycle == exact.end_cycle, (variant, heads, d_head, context)
             assert np.array_equal(fast.counters, exact.counters), (variant, heads, context)

@@ -501,6 +501,27 @@ def snapshot(tab, st, current_row, out):
 FOREIGN_ROW = 1 << 40  # relative form of an open row a program never accesses
 
 
+@njit
+def _moved_times(tab, src, out, delta):
+    """Copy every cycle-valued field of `src` (timers, window entries, floor, last command,
+    end of work) into `out` moved by `delta` cycles, with the window positions and the
+    stalled and pending flags; `src` and `out` may be the same array."""
+    sc = tab[H_S_SC]
+    for i in range(tab[H_S_EB], tab[H_S_ROW]):
+        out[i] = src[i] + delta
+    n_win = tab[H_NWIN]
+    for w in range(max(n_win, 1)):  # (a table without windows keeps one unused slot as is)
+        moved = delta if w < n_win else 0
+        base = tab[H_S_WH] + w * tab[H_WINMAX]
+        for k in range(tab[H_WINMAX]):
+            out[base + k] = src[base + k] + moved
+        out[tab[H_S_WP] + w] = src[tab[H_S_WP] + w]
+    for slot in (SC_FLOOR, SC_LAST, SC_END):
+        out[sc + slot] = src[sc + slot] + delta
+    out[sc + SC_STALLED] = src[sc + SC_STALLED]
+    out[sc + SC_PENDING] = src[sc + SC_PENDING]
+
+
 @njit(cache=True)
 def relative_state(tab, st, start, first_row, out):
     """The state seen from an operator starting at cycle `start` whose first access (in every
@@ -513,23 +534,12 @@ def relative_state(tab, st, start, first_row, out):
     sc = tab[H_S_SC]
     if st[sc + SC_FLOOR] < start:
         return False
-    for i in range(tab[H_S_EB], tab[H_S_ROW]):
-        out[i] = st[i] - start
+    _moved_times(tab, st, out, -start)
     for b in range(tab[H_BANKS]):
         r = st[tab[H_S_ROW] + b]
         out[tab[H_S_ROW] + b] = -1 if r < 0 else (0 if r == first_row else FOREIGN_ROW)
-    for w in range(max(tab[H_NWIN], 1)):
-        base = tab[H_S_WH] + w * tab[H_WINMAX]
-        for k in range(tab[H_WINMAX]):
-            out[base + k] = st[base + k] - start
-        out[tab[H_S_WP] + w] = st[tab[H_S_WP] + w]
-    out[sc + SC_FLOOR] = st[sc + SC_FLOOR] - start
     out[sc + SC_NEXT_DUE] = st[sc + SC_NEXT_DUE] - start if tab[H_REFMODE] else 0
     out[sc + SC_REFCOUNT] = st[sc + SC_REFCOUNT] % tab[H_BANKS] if tab[H_REFMODE] == 2 else 0
-    out[sc + SC_LAST] = st[sc + SC_LAST] - start
-    out[sc + SC_END] = st[sc + SC_END] - start
-    out[sc + SC_STALLED] = st[sc + SC_STALLED]
-    out[sc + SC_PENDING] = st[sc + SC_PENDING]
     return True
 
 
@@ -545,20 +555,9 @@ def result_state(tab, before, after, start, first_row, out):
         if r >= 0 and r == before[tab[H_S_ROW] + b] and r != first_row:
             return False
         out[tab[H_S_ROW] + b] = r - first_row if r >= 0 else -1
-    for i in range(tab[H_S_EB], tab[H_S_ROW]):
-        out[i] = after[i] - start
-    for w in range(max(tab[H_NWIN], 1)):
-        base = tab[H_S_WH] + w * tab[H_WINMAX]
-        for k in range(tab[H_WINMAX]):
-            out[base + k] = after[base + k] - start
-        out[tab[H_S_WP] + w] = after[tab[H_S_WP] + w]
-    out[sc + SC_FLOOR] = after[sc + SC_FLOOR] - start
+    _moved_times(tab, after, out, -start)
     out[sc + SC_NEXT_DUE] = after[sc + SC_NEXT_DUE] - start if tab[H_REFMODE] else 0
     out[sc + SC_REFCOUNT] = after[sc + SC_REFCOUNT] - before[sc + SC_REFCOUNT]
-    out[sc + SC_LAST] = after[sc + SC_LAST] - start
-    out[sc + SC_END] = after[sc + SC_END] - start
-    out[sc + SC_STALLED] = after[sc + SC_STALLED]
-    out[sc + SC_PENDING] = after[sc + SC_PENDING]
     return True
 
 
@@ -566,25 +565,13 @@ def result_state(tab, before, after, start, first_row, out):
 def apply_result(tab, st, result, start, first_row):
     """Replay a stored `result_state` on `st` (whose relative state equals the one stored)."""
     sc = tab[H_S_SC]
-    refcount = st[sc + SC_REFCOUNT]
-    for i in range(tab[H_S_EB], tab[H_S_ROW]):
-        st[i] = result[i] + start
+    _moved_times(tab, result, st, start)
     for b in range(tab[H_BANKS]):
         r = result[tab[H_S_ROW] + b]
         st[tab[H_S_ROW] + b] = r + first_row if r >= 0 else -1
-    for w in range(max(tab[H_NWIN], 1)):
-        base = tab[H_S_WH] + w * tab[H_WINMAX]
-        for k in range(tab[H_WINMAX]):
-            st[base + k] = result[base + k] + start
-        st[tab[H_S_WP] + w] = result[tab[H_S_WP] + w]
-    st[sc + SC_FLOOR] = result[sc + SC_FLOOR] + start
     if tab[H_REFMODE]:  # (without refresh the due time stays 'never')
         st[sc + SC_NEXT_DUE] = result[sc + SC_NEXT_DUE] + start
-    st[sc + SC_REFCOUNT] = refcount + result[sc + SC_REFCOUNT]
-    st[sc + SC_LAST] = result[sc + SC_LAST] + start
-    st[sc + SC_END] = result[sc + SC_END] + start
-    st[sc + SC_STALLED] = result[sc + SC_STALLED]
-    st[sc + SC_PENDING] = result[sc + SC_PENDING]
+    st[sc + SC_REFCOUNT] += result[sc + SC_REFCOUNT]
 
 
 @njit
@@ -603,19 +590,10 @@ def rows_before_refresh(tab, st, period, full_rows):
 @njit
 def shift_state(tab, st, cycles, rows):
     """Move the whole channel state `cycles` later and its open rows `rows` further."""
-    sc = tab[H_S_SC]
-    for i in range(tab[H_S_EB], tab[H_S_ROW]):
-        st[i] += cycles
+    _moved_times(tab, st, st, cycles)
     for b in range(tab[H_BANKS]):
         if st[tab[H_S_ROW] + b] >= 0:
             st[tab[H_S_ROW] + b] += rows
-    for w in range(tab[H_NWIN]):
-        base = tab[H_S_WH] + w * tab[H_WINMAX]
-        for k in range(tab[H_WINMAX]):
-            st[base + k] += cycles
-    st[sc + SC_FLOOR] += cycles
-    st[sc + SC_LAST] += cycles
-    st[sc + SC_END] += cycles
 
 
 @njit(inline="always")
