@@ -1,9 +1,12 @@
 """All PIM channels of a system, each carrying its exact state from operator to operator.
 
-Channels whose states are byte-identical (after `canonicalize`, which only drops timers that can
-never bind again) and that receive the same program stay identical, so each such class is
-simulated once and its command counts are multiplied by its size (exact reuse). In exact mode
-every channel is its own class and every command goes through the kernel one by one.
+Before each operator every channel issues the refreshes its idle gap calls for (due ones, and
+ones pulled in ahead of time that complete before the operator starts). Channels whose states
+are then byte-identical (after `canonicalize`, which only drops timers that can never bind
+again) and that receive the same program stay identical, so each such class is simulated once
+and its command counts are multiplied by its size; and a program's result is memoised on the
+channel state relative to its start cycle and first row (exact reuse, see `_run_program`). In
+exact mode every channel is its own class and every command goes through the kernel one by one.
 """
 
 from __future__ import annotations
