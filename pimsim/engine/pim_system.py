@@ -55,6 +55,7 @@ class PimSystem:
         exact: bool = False,
         log_capacity: int = 0,
         memo_capacity: int = 100_000,
+        transient_capacity: int = 20_000,
     ) -> None:
         self.hw = hw
         self.exact = exact
@@ -71,9 +72,13 @@ class PimSystem:
         self._scratch = self.model.new_counters()
         self._no_log = kernel.empty_log(0)
         self._relative = self.model.new_state()
-        # exact memo of program results (off in exact mode and while logging commands)
+        # exact memo of program results (off in exact mode and while logging commands): weight
+        # programs run again every token; attention and KV-write programs only within a token
+        # (their context changes), so their memo is emptied when it fills up
         self.memo: dict[bytes, tuple] | None = None if self.per_channel else {}
+        self.transient_memo: dict[bytes, tuple] = {}
         self.memo_capacity = memo_capacity
+        self.transient_capacity = transient_capacity
         self.memo_hits = 0
         self.idle_refreshes = 0  # refreshes issued in idle gaps (all channels)
         self.phase_free_hits = 0  # hits of results that met no refresh
@@ -167,7 +172,8 @@ class PimSystem:
         # last command), then, for weights, the result for this exact refresh phase
         relative[due_index] = 0
         free_key = b"F" + identity + relative.tobytes()
-        stored = self.memo.get(free_key)
+        memo = self.memo if program.reusable else self.transient_memo
+        stored = memo.get(free_key)
         if stored is not None and (not self._refresh or due - start > stored[2]):
             result, counters, _ = stored
             kernel.apply_result(table, state, result, start, base_row)
@@ -179,7 +185,7 @@ class PimSystem:
         if program.reusable:
             relative[due_index] = due - start
             phase_key = b"P" + identity + relative.tobytes()
-            stored = self.memo.get(phase_key)
+            stored = memo.get(phase_key)
             if stored is not None:
                 result, counters, _ = stored
                 kernel.apply_result(table, state, result, start, base_row)
@@ -191,12 +197,14 @@ class PimSystem:
         met_refresh = state[self._refcount_index] != refreshes
         if met_refresh and phase_key is None:
             return counters  # its result depends on the refresh phase: not kept
+        if not program.reusable and len(memo) >= self.transient_capacity:
+            memo.clear()
         result = np.empty_like(state)
-        if len(self.memo) < self.memo_capacity and kernel.result_state(
+        if len(memo) < self.memo_capacity and kernel.result_state(
             table, before, state, start, base_row, result
         ):
             key = phase_key if met_refresh else free_key
-            self.memo[key] = (result, counters, int(state[self._last_index]) - start)
+            memo[key] = (result, counters, int(state[self._last_index]) - start)
         return counters
 
     def _kernel(
