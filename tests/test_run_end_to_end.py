@@ -29,6 +29,7 @@ def test_exact_and_fast_runs_are_identical(config, mode):
     assert np.array_equal(fast.pim.counters, exact.pim.counters)
     assert fast.pim.counters[-3:].sum() > 0  # row statistics were collected
     assert exact.pim.kernel_calls > fast.pim.kernel_calls  # the fast path did reuse work
+    assert fast.pim.memo_hits > 0 and fast.pim.phase_free_hits > 0  # ... through the memo too
 
 
 def test_latency_per_token_grows_with_context():
