@@ -22,6 +22,7 @@ from pimsim.config import load_hw
 from pimsim.dram.checker import Violation, check_log, read_command_log, write_command_log
 from pimsim.dram.commands import COMMANDS, NEED_CLOSED, NEED_OPEN_ROW, TARGET_NONE, Cmd
 from pimsim.dram.commands import target_banks as spec_targets
+from pimsim.dram.protocol import check_protocol
 from pimsim.errors import PimsimInputError
 
 CONFIGS = ("gddr6_aim", "hbm_pim", "gddr6")
@@ -140,7 +141,9 @@ def test_channel_level_commands_share_no_bank():
     assert check_log(frame(rows), hw, tight=True) == []
     res = T(hw, "nRCDRDMAC") + T(hw, "nMACRES")
     rows.append((res - 1, "RDMAC", 0, 0, 0))
-    assert found(check_log(frame(rows), hw)) == {(3, "timing", "nMACRES")}
+    # nMACRES ties with the shared read-bus spacing nCCDS here (2 cycles each): both bind
+    assert T(hw, "nMACRES") == T(hw, "nCCDS")
+    assert found(check_log(frame(rows), hw)) == {(3, "timing", "nMACRES"), (3, "timing", "nCCDS")}
 
 
 def test_four_activate_window():
@@ -310,8 +313,11 @@ def test_tightness():
     first_late = [(5, "WRGB", 0, 0, 0)]
     assert found(check_log(frame(first_late), hw, tight=True)) == {(0, "not_tight", None)}
     refi = T(hw, "nREFI")
-    at_due = [(refi, "REFab", 0, 0, 0), (refi + 1, "WRGB", 0, 0, 0)]
+    # nothing but no-ops during tRFC (JEDEC): the WRGB waits for the refresh to complete
+    at_due = [(refi, "REFab", 0, 0, 0), (refi + T(hw, "nRFC"), "WRGB", 0, 0, 0)]
     assert check_log(frame(at_due), hw, tight=True) == []
+    inside = [(refi, "REFab", 0, 0, 0), (refi + 1, "WRGB", 0, 0, 0)]
+    assert found(check_log(frame(inside), hw)) == {(1, "timing", "nRFC")}
 
 
 def test_max_violations_and_input_forms():
@@ -415,6 +421,9 @@ def naive_command(hw, log: list[tuple], i: int) -> set[tuple[str, object]]:
         elif cmd == own:
             if mode == "per_bank" and bank != done % org.banks:
                 out.add(("refresh", None))
+            # at most postpone + 1 intervals late (JEDEC: refreshes owed at any time)
+            if t >= (done + 1 + hw.dram.refresh_postpone + 1) * _interval(hw):
+                out.add(("refresh", None))
         elif cmd not in ("PRE", "PRE4", "PREA") and t >= (
             done + 1 + hw.dram.refresh_postpone
         ) * _interval(hw):
@@ -425,7 +434,15 @@ def naive_command(hw, log: list[tuple], i: int) -> set[tuple[str, object]]:
             continue
         d = rule.distance_cycles
         if rule.window:
-            cycles = sorted((log[j][0] for j in earlier if log[j][1] in rule.prev), reverse=True)
+            cycles = sorted(
+                (
+                    log[j][0]
+                    for j in earlier
+                    if log[j][1] in rule.prev
+                    for _ in range(rule.weight(log[j][1]))
+                ),
+                reverse=True,
+            )
             if len(cycles) >= rule.window and t < cycles[rule.window - 1] + d:
                 out.add(("timing", rule))
             continue
@@ -459,10 +476,25 @@ def naive_violations(hw, log: list[tuple], tight: bool = False) -> set[tuple]:
         if tight and not kinds and t > 0:
             earlier = log[:i] + [(t - 1, *log[i][1:])]
             blocked = {k for k, _ in naive_command(hw, earlier, i)} & {"timing", "order"}
-            due = _interval(hw) and t % _interval(hw) == 0
+            due = _at_refresh_due(hw, log, i)
             if not blocked and not due:
                 out.add((i, "not_tight", None))
     return out
+
+
+def _at_refresh_due(hw, log: list[tuple], i: int) -> bool:
+    """Command i is a refresh at its due time, or the precharge just before such a refresh."""
+    mode = hw.dram.refresh
+    if mode == "none":
+        return False
+    own = "REFab" if mode == "all_bank" else "REFpb"
+    t, cmd = log[i][0], log[i][1]
+    done = sum(1 for j in range(i) if log[j][1] == own)
+    if cmd == own:
+        return t == (done + 1) * _interval(hw)
+    if cmd in ("PRE", "PRE4", "PREA") and i + 1 < len(log) and log[i + 1][1] == own:
+        return t == (done + 1) * _interval(hw)
+    return False
 
 
 def checker_set(hw, log: list[tuple], tight: bool = False) -> set[tuple]:
@@ -574,6 +606,7 @@ def test_random_tight_schedules(spec, seed):
     assert check_log(frame(log), hw) == []
     assert check_log(frame(log), hw, tight=True) == []
     assert naive_violations(hw, log, tight=True) == set()
+    assert check_protocol(frame(log), hw) == []
     rng = random.Random(1000 + seed)
     interval = _interval(hw)
     for i in rng.sample(range(1, len(log)), 12):
@@ -617,6 +650,11 @@ def test_random_mutations_match_naive_oracle(spec):
     for _ in range(40):
         log = _mutate(rng, hw, _mutate(rng, hw, base))
         assert checker_set(hw, log, tight=True) == naive_violations(hw, log, tight=True)
+        # the protocol checker, which never reads the rule table, flags the same commands
+        table = {(v.index, v.kind) for v in check_log(frame(log), hw)}
+        protocol = {(v.index, v.kind) for v in check_protocol(frame(log), hw)}
+        renamed = {(i, "timing" if k == "protocol" else k) for i, k in protocol}
+        assert renamed == table, (sorted(renamed ^ table), log)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -693,7 +731,8 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     write_command_log(bad, frame(rows), banks_per_group=4)
     assert _cli(monkeypatch, ["check-log", str(bad), "--hw", "gddr6_aim"]) == 1
     out = capsys.readouterr().out
-    assert "nRCDRD" in out and out.strip().endswith("4 commands, 1 violations (timing: 1)")
+    assert "nRCDRD" in out and "tRCD after the ACT" in out
+    assert out.strip().endswith("4 commands, 2 violations (protocol: 1, timing: 1)")
 
     many = tmp_path / "many.csv"
     write_command_log(
@@ -701,7 +740,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     )
     assert _cli(monkeypatch, ["check-log", str(many), "--hw", "gddr6_aim"]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 22 and out[20] == "... and 9 more"
+    assert len(out) == 22 and out[20] == "... and 38 more"  # 29 order, by each checker
 
     per_bank = tmp_path / "pb.csv"
     write_command_log(per_bank, frame([(208, "REFpb", 0, 0, 0)]), banks_per_group=4)
@@ -723,3 +762,41 @@ def test_cli_module_registers_with_argparse():
     args = parser.parse_args(["check-log", "f.csv", "--hw", "x", "--set", "a=1", "--set", "b=2"])
     assert (args.file, args.hw, args.overrides, args.tight) == ("f.csv", "x", ["a=1", "b=2"], False)
     assert args.func is check_log_cmd.run
+
+
+# ---------------------------------------------------------------------------------------------
+# refresh deadlines and tightness around refresh and operator releases
+
+
+def test_late_refresh_is_flagged_even_with_nothing_in_between():
+    hw = hw_of("gddr6_aim")  # postpone 8 intervals: at most 9 intervals owed
+    refi = T(hw, "nREFI")
+    on_time = [(refi * 9 - 1, "REFab", 0, 0, 0)]
+    assert check_log(frame(on_time), hw) == []
+    late = [(refi + 36_699, "REFab", 0, 0, 0)]  # 11 intervals after its due time
+    (v,) = check_log(frame(late), hw)
+    assert v.kind == "refresh" and "beyond the postponement allowance" in v.message
+    eager = hw_of("gddr6_aim", "dram.refresh_postpone=0")
+    assert found(check_log(frame([(2 * refi, "REFab", 0, 0, 0)]), eager)) == {(0, "refresh", None)}
+    assert check_log(frame([(2 * refi - 1, "REFab", 0, 0, 0)]), eager) == []
+
+
+def test_tight_exempts_only_refresh_commands_at_their_due_time():
+    hw = hw_of("gddr6_aim")
+    refi = T(hw, "nREFI")
+    # a WRGB held back to a multiple of the refresh interval is not tight
+    held = [(0, "WRGB", 0, 0, 0), (refi, "WRGB", 0, 0, 0)]
+    assert found(check_log(frame(held), hw, tight=True)) == {(1, "not_tight", None)}
+    # a precharge and its refresh held back to the due time are
+    rows = [(0, "ACT16", 0, 3, 0), (refi, "PREA", 0, 0, 0), (refi + T(hw, "nRP"), "REFab", 0, 0, 0)]
+    assert check_log(frame(rows), hw, tight=True) == []
+    # a PREA at the due time that no refresh follows is not
+    alone = rows[:2] + [(refi + T(hw, "nRP"), "ACT16", 0, 4, 0)]
+    assert found(check_log(frame(alone), hw, tight=True)) == {(1, "not_tight", None)}
+
+
+def test_tight_accepts_commands_at_release_cycles():
+    hw = hw_of("gddr6_aim")
+    rows = [(0, "WRGB", 0, 0, 0), (500, "WRGB", 0, 0, 0)]
+    assert found(check_log(frame(rows), hw, tight=True)) == {(1, "not_tight", None)}
+    assert check_log(frame(rows), hw, tight=True, releases=[500]) == []

@@ -85,7 +85,7 @@ PRESET_KEYS = (
     "rules",
     "energy",
 )
-RULE_KEYS = ("scope", "prev", "next", "distance", "window")
+RULE_KEYS = ("scope", "prev", "next", "distance", "window", "weights")
 
 _N_NAME = re.compile(r"^n[A-Za-z0-9]+$")
 _T_NAME = re.compile(r"^t([A-Za-z0-9]+)_ns$")
@@ -327,8 +327,34 @@ def _compile_rules(
             raise _fail(
                 file, f"{where}.window", "rolling-window rules are channel-scoped", "scope: channel"
             )
-        rules.append(TimingRule(scope, prev, nxt, distance, window, str(raw["distance"])))
+        weights = _window_weights(raw.get("weights"), prev, window, file, f"{where}.weights")
+        rules.append(TimingRule(scope, prev, nxt, distance, window, str(raw["distance"]), weights))
     return rules
+
+
+def _window_weights(
+    raw: Any, prev: tuple[str, ...], window: int, file: str, path: str
+) -> tuple[tuple[str, int], ...]:
+    """`weights: {ACT16: 4}`: window entries one `prev` command fills (1..window)."""
+    if raw is None:
+        return ()
+    if not window:
+        raise _fail(file, path, "weights apply to rolling-window rules only", "a `window: N` rule")
+    raw = _mapping(raw, file, path)
+    out = []
+    for name, value in raw.items():
+        if name not in prev:
+            raise _fail(
+                file,
+                f"{path}.{name}",
+                f"{name!r} is not a `prev` command of this rule",
+                "one of " + ", ".join(prev),
+            )
+        weight = _int(value, file, f"{path}.{name}")
+        if weight > window:
+            raise _fail(file, f"{path}.{name}", f"got {weight}", f"at most the window ({window})")
+        out.append((str(name), weight))
+    return tuple(sorted(out))
 
 
 def _resolve_timing(
@@ -611,6 +637,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
                     "distance": r.expression,
                     "distance_cycles": r.distance_cycles,
                     **({"window": r.window} if r.window else {}),
+                    **({"weights": dict(r.weights)} if r.weights else {}),
                 }
                 for r in rules
             ],

@@ -40,6 +40,12 @@ class TimingRule:
     distance_cycles: int
     window: int  # 0: plain rule; N: wait for the N-th most recent `prev`
     expression: str  # the distance as written, e.g. "nCWL + nBL + nWR"
+    # window rules: entries of the window one `prev` command fills (others fill 1)
+    weights: tuple[tuple[str, int], ...] = ()
+
+    def weight(self, command: str) -> int:
+        """Entries of the rolling window that one `command` (of `prev`) fills."""
+        return dict(self.weights).get(command, 1)
 
 
 @dataclass(frozen=True)

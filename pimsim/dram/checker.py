@@ -16,9 +16,13 @@ What is checked, per channel, from reset at cycle 0 (all banks closed, nothing i
 - ``refresh``   the k-th REFab is due at ``k * nREFI`` (REFpb: ``k * (nREFI // banks)``, to bank
                 ``(k - 1) % banks``); nothing but PRE/PRE4/PREA/REF may issue once one is overdue
                 (``dram.refresh_postpone`` refresh intervals after its due time); none is issued
-                more than ``dram.refresh_pull_in`` intervals before its due time;
-- ``not_tight`` (``tight=True``) a command that was legal one cycle earlier, unless it sits on a
-                refresh due time.
+                more than ``dram.refresh_pull_in`` intervals before its due time, and none later
+                than ``refresh_postpone + 1`` intervals after it (JEDEC: at most that many
+                refreshes owed at any time, so 9 x tREFI between two refreshes with 8 postponed);
+- ``not_tight`` (``tight=True``) a command that was legal one cycle earlier, unless it is a
+                refresh (or the precharge that opens the way for it) issued at the refresh's due
+                time, or it issued at a release cycle (`releases`: when an operator handed the
+                channel its program; the controller holds commands back until then).
 
 The bank field of channel-level commands (WRGB, RDMAC) is not interpreted; row and column are
 only interpreted for the commands that use them (ACT* rows; RD/WR/MAC/MAC16 rows and columns).
@@ -130,7 +134,7 @@ class _RuleTable:
         self.window_sizes: list[int] = []
         self.updates: list[list[int]] = [[] for _ in Cmd]
         self.checks: list[list[tuple[int, int, int, TimingRule, bool]]] = [[] for _ in Cmd]
-        self.window_updates: list[list[int]] = [[] for _ in Cmd]
+        self.window_updates: list[list[tuple[int, int]]] = [[] for _ in Cmd]
         self.window_checks: list[list[tuple[int, int, int, TimingRule]]] = [[] for _ in Cmd]
         trackers: dict[tuple[int, frozenset[int]], int] = {}
         for rule in hw.dram.rules:
@@ -144,8 +148,8 @@ class _RuleTable:
         if rule.window:
             wid = len(self.window_sizes)
             self.window_sizes.append(rule.window)
-            for p in prev:
-                self.window_updates[p].append(wid)
+            for name in rule.prev:
+                self.window_updates[int(Cmd[name])].append((wid, rule.weight(name)))
             for x in nxt:
                 self.window_checks[x].append((wid, rule.window, rule.distance_cycles, rule))
             return
@@ -281,11 +285,20 @@ def _bank_list(banks: Iterable[int]) -> str:
 class _ChannelChecker:
     """Replays one channel's commands in log order and collects violations."""
 
-    def __init__(self, table: _RuleTable, cols: _Columns, tight: bool, limit: int | None) -> None:
+    def __init__(
+        self,
+        table: _RuleTable,
+        cols: _Columns,
+        tight: bool,
+        limit: int | None,
+        releases: frozenset[int] = frozenset(),
+    ) -> None:
         self.t = table
         self.c = cols
         self.tight = tight
         self.limit = limit
+        self.releases = releases
+        self.next_index: dict[int, int] = {}  # log index -> the channel's next command
         self.out: list[Violation] = []
         self.cyc = [[_NEG] * table.scope_size(s) for s in table.tracker_scopes]
         self.who = [[-1] * table.scope_size(s) for s in table.tracker_scopes]
@@ -310,6 +323,7 @@ class _ChannelChecker:
         )
 
     def run(self, indices: Sequence[int]) -> list[Violation]:
+        self.next_index = dict(zip(indices[:-1], indices[1:], strict=True))
         for i in indices:
             self.step(i)
             if self.limit is not None and len(self.out) >= self.limit:
@@ -329,7 +343,7 @@ class _ChannelChecker:
         self._check_state(i, cmd, c.row[i], insts[0])
         required = self._check_timing(i, t, cmd, insts, order_bad)
         if self.tight and len(self.out) == before:
-            self._check_tight(i, t, required, prev)
+            self._check_tight(i, t, cmd, required, prev)
         self._issue(i, t, cmd, c.row[i], insts)
 
     # -- the individual checks ------------------------------------------------------------
@@ -395,6 +409,16 @@ class _ChannelChecker:
                     "refresh",
                     f"{own.name} #{k} due at cycle {due} issued at cycle {t}: pulled in more "
                     f"than {tb.pull_in} cycles ahead",
+                )
+            owed_limit = tb.postpone + tb.interval  # at most postpone + 1 intervals late
+            if t - due >= owed_limit:
+                self._add(
+                    i,
+                    "refresh",
+                    f"{own.name} #{k} due at cycle {due} issued at cycle {t}: {t - due} cycles "
+                    f"late, beyond the postponement allowance (it must issue before cycle "
+                    f"{due + owed_limit})",
+                    required_cycle=due + owed_limit - 1,
                 )
             self.refreshes = k
         elif cmd not in _PRES and t >= due + tb.postpone:
@@ -480,14 +504,12 @@ class _ChannelChecker:
                 )
         return required
 
-    def _check_tight(self, i: int, t: int, required: int, prev: int | None) -> None:
+    def _check_tight(self, i: int, t: int, cmd: int, required: int, prev: int | None) -> None:
         if t <= 0:
             return
         earliest = max(required, 0 if prev is None else prev + 1)
-        if earliest >= t:
+        if earliest >= t or t in self.releases or self._refresh_at_due(i, t, cmd):
             return
-        if self.t.interval and t % self.t.interval == 0:
-            return  # a refresh due time: refresh-triggered commands wait for it
         self._add(
             i,
             "not_tight",
@@ -495,6 +517,22 @@ class _ChannelChecker:
             f"(timing allows cycle {earliest})",
             required_cycle=earliest,
         )
+
+    def _refresh_at_due(self, i: int, t: int, cmd: int) -> bool:
+        """A refresh issued at its due time, or the precharge right before it: the controller
+        holds both back until the refresh falls due (the earliest legal cycle may be earlier)."""
+        tb = self.t
+        if tb.refresh == "none":
+            return False
+        own = Cmd.REFab if tb.refresh == "all_bank" else Cmd.REFpb
+        due = (self.refreshes + 1) * tb.interval
+        if cmd == own:
+            # (self.refreshes already counts this refresh when the refresh check ran)
+            return t == self.refreshes * tb.interval
+        if cmd in _PRES:
+            following = self.next_index.get(i)
+            return t == due and following is not None and self.c.cmd[following] == own
+        return False
 
     # -- effects ----------------------------------------------------------------------------
 
@@ -507,11 +545,10 @@ class _ChannelChecker:
             for k in insts[tb.tracker_scopes[tracker]]:
                 if t > cycles[k]:
                     cycles[k], who[k] = t, i
-        for wid in tb.window_updates[cmd]:
+        for wid, weight in tb.window_updates[cmd]:
             recent = self.windows[wid]
-            recent.append((t, i))
-            if len(recent) > 1 and recent[-2][0] < t:
-                recent.sort(key=lambda e: -e[0])
+            recent.extend([(t, i)] * weight)
+            recent.sort(key=lambda e: -e[0])  # most recent first (stable: log order in ties)
             del recent[tb.window_sizes[wid] :]
         effect = COMMANDS[Cmd(cmd)].effect
         if effect == EFFECT_OPEN:
@@ -532,22 +569,26 @@ def check_log(
     *,
     tight: bool = False,
     max_violations: int | None = None,
+    releases: Iterable[int] = (),
 ) -> list[Violation]:
     """Audit a command log; return its violations in log order (empty: the log is legal).
 
     `log` has fields ``cycle, cmd, channel, bank, row, column`` (optional ``bankgroup``); `cmd`
     holds `Cmd` codes or names. Each channel is checked on its own, from reset at cycle 0.
-    With `tight`, also report commands issued later than their earliest legal cycle.
-    `max_violations` stops the audit once that many are found.
+    With `tight`, also report commands issued later than their earliest legal cycle, except
+    at `releases` (cycles at which operators were handed to the channels, e.g. the
+    `dram_start_cycle` column of a run's ops.csv). `max_violations` stops the audit once that
+    many are found.
     """
     cols = _columns(log)
     table = _RuleTable(hw)
+    frozen = frozenset(int(r) for r in releases)
     by_channel: dict[int, list[int]] = {}
     for i, ch in enumerate(cols.channel):
         by_channel.setdefault(ch, []).append(i)
     found: list[Violation] = []
     for indices in by_channel.values():
-        found += _ChannelChecker(table, cols, tight, max_violations).run(indices)
+        found += _ChannelChecker(table, cols, tight, max_violations, frozen).run(indices)
     found.sort(key=lambda v: v.index)  # stable: per-command order of checks is kept
     return found if max_violations is None else found[:max_violations]
 

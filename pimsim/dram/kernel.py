@@ -168,7 +168,7 @@ def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
                 st[ag + x] = v
     n_win = tab[H_NWIN]
     for w in range(n_win):
-        if tab[tab[H_O_WCOUNT] + w * n_cmd + cmd]:
+        for _ in range(tab[tab[H_O_WCOUNT] + w * n_cmd + cmd]):  # entries this command fills
             pos = st[tab[H_S_WP] + w]
             st[tab[H_S_WH] + w * tab[H_WINMAX] + pos] = t
             st[tab[H_S_WP] + w] = (pos + 1) % tab[tab[H_O_WN] + w]
@@ -643,7 +643,14 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
     while k < n_chunks:
         width, slots, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 3]
         first_row = chunks[k, 2] + row_base
-        if fast and segments_per_unit > 0 and logn[0] >= log.shape[0]:
+        # (a canonical state is relative to the floor: it only predicts the future once no
+        # command can be held back by `start` any more, i.e. once the floor has reached it)
+        if (
+            fast
+            and segments_per_unit > 0
+            and logn[0] >= log.shape[0]
+            and st[tab[H_S_SC] + SC_FLOOR] >= start
+        ):
             snapshot(tab, st, first_row, chunk_now)
             if (
                 chunk_have

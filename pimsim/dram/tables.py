@@ -99,7 +99,8 @@ def _distance_matrix(hw: HardwareConfig) -> tuple[np.ndarray, list]:
         prev = [int(Cmd[name]) for name in rule.prev]
         nxt = [int(Cmd[name]) for name in rule.next]
         if rule.window:
-            windows.append((prev, nxt, rule.window, rule.distance_cycles))
+            weights = [rule.weight(name) for name in rule.prev]
+            windows.append((prev, nxt, rule.window, rule.distance_cycles, weights))
             continue
         scope = _SCOPE_INDEX[rule.scope]
         for p in prev:
@@ -157,7 +158,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
         for k in range(csr_start[p], csr_start[p + 1]):
             if csr_next[k] == p:
                 self_dist[p] = max(self_dist[p], csr_dist[k])
-    for prev, nxt, _, _ in windows:
+    for prev, nxt, *_ in windows:
         for c in set(prev) | set(nxt):
             self_dist[c] = -1
 
@@ -167,8 +168,8 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     wnext = np.zeros((max(n_win, 1), N_CMDS), dtype=np.int64)
     wn = np.zeros(max(n_win, 1), dtype=np.int64)
     wd = np.zeros(max(n_win, 1), dtype=np.int64)
-    for i, (prev, nxt, n, d) in enumerate(windows):
-        wcount[i, prev] = 1
+    for i, (prev, nxt, n, d, weights) in enumerate(windows):
+        wcount[i, prev] = weights  # window entries each prev command fills
         wnext[i, nxt] = 1
         wn[i], wd[i] = n, d
 
