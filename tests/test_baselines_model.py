@@ -109,22 +109,23 @@ def test_energy_of_synthetic_table_matches_hand_computation():
     np.testing.assert_allclose(costs.utilisation, [1e-3 / 2.01e-3, 4 / 5.01, 0.0, 4 / 5.01])
     np.testing.assert_array_equal(costs.compute_bound, [True, False, False, False])
 
-    r = evaluate(_DEVICE, _toy_table())  # prompt_len 1: both steps, 2 generated tokens
-    assert r.generated_tokens == 2
-    assert r.latency_s_per_token == pytest.approx((2.01e-3 + 5.01e-3 + 1e-5 + 5.01e-3) / 2)
-    assert r.energy_j_per_token == pytest.approx((0.1202 + 0.4202 + 2e-4 + 0.4202) / 2)
-    assert r.roofline_latency_s_per_token == pytest.approx((1e-3 + 4e-3 + 4e-3) / 2)
-    assert r.roofline_energy_j_per_token == pytest.approx(100.0 * 9e-3 / 2)
-    assert r.overhead_s_per_token == pytest.approx(4 * 1e-5 / 2)
-    assert r.breakdown_s == pytest.approx({"gemm": 2.01e-3 / 2, "vmm": 5.01e-3, "add": 5e-6})
-    assert r.breakdown_j == pytest.approx({"gemm": 0.0601, "vmm": 0.4202, "add": 1e-4})
+    # two LM heads: the first token ends the prompt step (position 0), the decode step at
+    # position 1 yields the second; per-token figures are the decode step's
+    r = evaluate(_DEVICE, _toy_table())
+    assert r.generated_tokens == 1
+    assert r.latency_s_per_token == pytest.approx(1e-5 + 5.01e-3)
+    assert r.energy_j_per_token == pytest.approx(2e-4 + 0.4202)
+    assert r.roofline_latency_s_per_token == pytest.approx(4e-3)
+    assert r.roofline_energy_j_per_token == pytest.approx(100.0 * 4e-3)
+    assert r.overhead_s_per_token == pytest.approx(2 * 1e-5)
+    assert r.breakdown_s == pytest.approx({"vmm": 5.01e-3, "add": 1e-5})
+    assert r.breakdown_j == pytest.approx({"vmm": 0.4202, "add": 2e-4})
     assert r.mean_power_W == pytest.approx(r.energy_j_per_token / r.latency_s_per_token)
-
-    later = evaluate(_DEVICE, _toy_table(prompt_len=2))  # window starts at position 1
-    assert later.generated_tokens == 1
-    assert later.latency_s_per_token == pytest.approx(1e-5 + 5.01e-3)
-    assert later.energy_j_per_token == pytest.approx(2e-4 + 0.4202)
-    assert later.total_j == pytest.approx(r.total_j) == pytest.approx(0.1202 + 2 * 0.4202 + 2e-4)
+    assert r.total_j == pytest.approx(0.1202 + 2 * 0.4202 + 2e-4)
+    # one LM head only (one token): the step that produced it
+    one = evaluate(_DEVICE, _toy_table().iloc[:2])
+    assert one.generated_tokens == 1
+    assert one.latency_s_per_token == pytest.approx(2.01e-3 + 5.01e-3)
 
 
 def test_breakdowns_add_up_to_the_per_token_figures(gpt2_xl_table):
@@ -139,19 +140,22 @@ def test_window_follows_the_pim_report_convention():
     spec = resolve_model("gpt2-small")
     table = lower(spec, prompt_len=4, gen_len=3)
     mask, n = generated_token_window(table)
-    assert n == 3  # lm_head at positions 3, 4, 5
-    assert np.array_equal(mask, table["token"].to_numpy() >= 3)
-    # Without attrs the first lm_head position stands in for prompt_len - 1.
+    assert n == 2  # lm_head at positions 3 (token 1, ends the prompt), 4 and 5 (decode)
+    assert np.array_equal(mask, table["token"].to_numpy() >= 4)
+    # the window follows from the LM heads, not from attrs or prompt_len
     bare = table.copy()
     bare.attrs = {}
     mask2, n2 = generated_token_window(bare)
-    assert n2 == 3 and np.array_equal(mask, mask2)
-    # An explicit prompt_len wins over attrs.
+    assert n2 == 2 and np.array_equal(mask, mask2)
     assert generated_token_window(table, prompt_len=5)[1] == 2
     # Batched prefill: the m = 4 step sits at position 0 and falls outside the window.
     batched = lower(spec, prompt_len=4, gen_len=3, batched_prefill=True)
     mask3, n3 = generated_token_window(batched)
     assert n3 == 2 and not mask3[batched["phase"].to_numpy() == "prefill"].any()
+    # one generated token: no decode step, the step that produced it counts
+    single = lower(spec, prompt_len=4, gen_len=1)
+    mask4, n4 = generated_token_window(single)
+    assert n4 == 1 and np.array_equal(mask4, single["token"].to_numpy() == 3)
     # More generated tokens on the same device: per-token latency grows only with attention.
     t4 = load_device("gpu", "T4")
     short = evaluate(t4, lower(spec, prompt_len=1, gen_len=4))

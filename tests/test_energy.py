@@ -97,7 +97,10 @@ def test_run_report_energy_fields(tmp_path):
     report = json.loads((out / "report.json").read_text())
     pim = report["pim"]
     assert pim["energy_j"] == pytest.approx(sum(pim["energy_breakdown_j"].values()))
-    assert pim["energy_j_per_token"] == pytest.approx(pim["energy_j"] / 2)
+    # energy per token: the decode step's (one token here), and the phases add up
+    assert pim["energy_j_per_token"] == pytest.approx(pim["energy_by_phase_j"]["decode"])
+    assert sum(pim["energy_by_phase_j"].values()) == pytest.approx(pim["energy_j"], rel=1e-12)
+    assert 0.3 < pim["energy_j_per_token"] / (pim["energy_j"] / 2) < 1.2
     for key in ("gpu", "cpu"):
         base = report["baselines"][key]
         assert report["speedup"][key] == pytest.approx(
@@ -165,3 +168,49 @@ def test_compare_table(tmp_path, capsys):
     assert rows[1]["gpu_latency_s_per_token"] > rows[0]["gpu_latency_s_per_token"]
     assert csv.read_text().startswith("model,params,hw")
     assert "speedup GPU" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim", "gddr6"])
+def test_refresh_energy_refreshes_every_row_once_per_retention_window(config):
+    hw = load_hw(config)
+    e, org, dram = hw.dram.energy, hw.dram.organization, hw.dram
+    refi_s = dram.t("nREFI") * dram.tCK_ns * 1e-9
+    refreshes_per_window = e.refresh_window_ms * 1e-3 / refi_s
+    # one retention window of REFabs restores every row of every bank exactly once
+    every_row_once = org.banks * org.rows * e.act_per_bank_nJ
+    assert refreshes_per_window * e.refab_nJ == pytest.approx(every_row_once, rel=1e-12)
+    assert refreshes_per_window * e.refpb_nJ == pytest.approx(every_row_once / org.banks)
+    assert e.refresh_window_ms == 32.0  # JEDEC GDDR6 (JESD250) and HBM2 (JESD235)
+
+
+def test_refresh_energy_override_and_bad_window():
+    from pimsim.errors import PimsimInputError
+
+    hw = load_hw("gddr6_aim", ["dram.energy.refab_nJ=50"])
+    assert hw.dram.energy.refab_nJ == 50.0
+    longer = load_hw("gddr6_aim", ["dram.energy.refresh_window_ms=64"])
+    assert longer.dram.energy.refab_nJ == pytest.approx(
+        load_hw("gddr6_aim").dram.energy.refab_nJ / 2
+    )
+    with pytest.raises(PimsimInputError, match="refresh_window_ms"):
+        load_hw("gddr6_aim", ["dram.energy.refresh_window_ms=0"])
+
+
+@pytest.mark.parametrize(("config", "bursts"), [("gddr6_aim", 1), ("hbm_pim", 8)])
+def test_result_reads_carry_every_unit_value(config, bursts):
+    # AiM units sum their lanes (adder tree): one 32 B burst holds 16 units x 2 B; HBM-PIM's
+    # 8 lane-wise units hold 16 FP16 lane sums each: 8 x 16 x 2 B = 256 B = 8 bursts per step
+    hw = load_hw(config, ["dram.refresh=none"])
+    org, pim = hw.dram.organization, hw.pim
+    units = org.banks // pim.banks_per_mac_unit
+    values = units * (1 if pim.adder_tree else pim.mac_lanes)
+    assert values * pim.dtype_bytes == bursts * org.access_bytes
+    width = 8
+    slots = org.columns // width
+    chunks = np.array([(width, slots, 0, width)], dtype=np.int64)
+    segments = 3 * slots * pim.banks_per_mac_unit
+    for fast in (True, False):
+        run = ChannelModel(hw).run_gemv(chunks, segments, fast=fast)
+        steps = segments  # one result read per segment step (every unit in lock step)
+        assert run.counters[Cmd.RDMAC] == steps * bursts
+        assert run.counters[Cmd.MAC16] == steps * width

@@ -7,7 +7,8 @@ these commands only through
   WRGB -> MAC16  nCWLGB + nBL (buffer data)  MAC16 -> MAC16  max(nCCDS, nCCDL)
   MAC16 -> RDMAC nMACRES                     any -> any      1 (command bus, in order)
 so each command issues at the maximum of those gates, and the run ends when the RDMAC data has
-arrived (nCLREG + nBL later). The formula is therefore exact, not an approximation.
+arrived (nCLREG + nBL later). Units without an adder tree (HBM-PIM) need one RDMAC burst per
+lane group, spaced by nCCDS. The formula is therefore exact, not an approximation.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 from pimsim.config import load_hw
+from pimsim.dram.tables import result_bursts
 from pimsim.gemv import simulate_gemv
 
 
@@ -27,6 +29,7 @@ def _single_segment_cycles(hw, width: int) -> int:
     first_mac = max(act + t("nRCDRDMAC"), last_wrgb + t("nCWLGB") + t("nBL"))
     last_mac = first_mac + (width - 1) * max(bus, t("nCCDS"), t("nCCDL"))
     rdmac = last_mac + max(bus, t("nMACRES"))
+    rdmac += (result_bursts(hw) - 1) * max(bus, t("nCCDS"))
     return rdmac + t("nCLREG") + t("nBL")
 
 
@@ -42,7 +45,7 @@ def test_single_segment_matches_formula(config, width):
     channels = hw.dram.channels
     assert counts["MAC16"] == width * channels
     assert counts["WRGB"] == width * channels
-    assert counts["ACT16"] == channels and counts["RDMAC"] == channels
+    assert counts["ACT16"] == channels and counts["RDMAC"] == channels * result_bursts(hw)
     # one activate per w column accesses: all but the first access of each channel are hits
     assert result.row_hit_rate == pytest.approx((width - 1) / width)
 

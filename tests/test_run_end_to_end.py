@@ -44,11 +44,25 @@ def test_latency_per_token_grows_with_context():
     assert duration[-12:].mean() > duration[:12].mean()
 
 
-def test_serial_is_never_faster_than_overlap():
+@pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim"])
+def test_serial_is_never_faster_than_overlap_without_refresh(config):
+    # without refresh the timing is a max-plus system: starting any operator no later can
+    # finish nothing later, and overlap mode starts every operator no later than serial mode
+    hw = load_hw(config, ["dram.refresh=none"])
+    _, serial = _sim(hw, mode="serial")
+    _, overlap = _sim(hw, mode="overlap")
+    assert (np.sort(overlap.lm_head_end_ps) <= np.sort(serial.lm_head_end_ps)).all()
+    assert overlap.end_ps < serial.end_ps  # ASIC work is hidden under PIM work
+    assert overlap.asic_hidden_ps.sum() > 0 and serial.asic_hidden_ps.sum() == 0
+
+
+def test_overlap_with_refresh_stays_close_to_serial():
+    # with refresh the controller tucks refreshes into the idle gaps serial mode leaves, so
+    # overlap can lose some of what it hides (README: overlap vs serial); never much
     hw = load_hw("gddr6_aim")
     _, serial = _sim(hw, mode="serial")
     _, overlap = _sim(hw, mode="overlap")
-    assert overlap.end_ps <= serial.end_ps
+    assert overlap.end_ps <= 1.002 * serial.end_ps
 
 
 def test_latency_scales_with_channels():
@@ -83,7 +97,10 @@ def test_asic_time_is_small_for_large_models(tmp_path):
     busy = report["pim"]["unit_busy_s"]
     assert busy["vector"] < 0.15 * busy["pim"]
     assert report["schema"] == "pimsim.report.v1"
-    assert report["pim"]["latency_s_per_token"] == pytest.approx(report["pim"]["latency_s"] / 2)
+    pim = report["pim"]
+    # two tokens: the first ends the prompt (TTFT), the decode step yields the second
+    assert pim["latency_s_per_token"] == pytest.approx(pim["latency_s"] - pim["ttft_s"])
+    assert pim["tpot_s"] == pim["latency_s_per_token"] == pim["tpot_p50_s"]
     assert report["pim"]["commands"]["MAC"] > 0 and 0.9 < report["pim"]["row_hit_rate"] <= 1
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from pimsim.baselines.devices import BaselineDevice, load_device
 from pimsim.errors import PimsimInputError
+from pimsim.workload.windows import output_token_window
 
 REQUIRED_COLUMNS = ("name", "kind", "token", "flops", "bytes", "dtype")
 LM_HEAD = "lm_head"
@@ -157,23 +158,13 @@ def op_costs(device: BaselineDevice, table: pd.DataFrame) -> OpCosts:
 def generated_token_window(
     table: pd.DataFrame, prompt_len: int | None = None
 ) -> tuple[np.ndarray, int]:
-    """(mask of the ops that produce generated tokens, number of generated tokens).
-
-    The ops at positions >= prompt_len - 1, as in the PIM report; `prompt_len` defaults to
-    `table.attrs["prompt_len"]`, else to one more than the first `lm_head` position. The token
-    count is the number of `lm_head` ops in the window (at least 1, so a table without any
-    gives the time of its last step).
-    """
-    tokens = table["token"].to_numpy()
-    is_head = (table["name"] == LM_HEAD).to_numpy(dtype=bool)
-    if prompt_len is None:
-        prompt_len = table.attrs.get("prompt_len")
-    if prompt_len is None:
-        first = int(tokens[is_head].min()) if is_head.any() else int(tokens.max(initial=0))
-    else:
-        first = max(int(prompt_len) - 1, 0)
-    mask = tokens >= first
-    return mask, max(int(np.count_nonzero(is_head & mask)), 1)
+    """(mask of the ops that count per output token, number of those tokens): the decode
+    steps, as in the PIM report (`pimsim.workload.windows`); a run generating one token counts
+    the step that produced it. `prompt_len` is accepted for compatibility and not needed: the
+    window follows from the LM heads' positions."""
+    del prompt_len
+    window = output_token_window(table)
+    return window.mask, window.tokens
 
 
 def _by_kind(

@@ -54,7 +54,14 @@ DRAM_KEYS = (
     "rules_extra",
     "energy",
 )
-PIM_KEYS = ("enabled", "mac_lanes", "dtype", "banks_per_mac_unit", "global_buffer_bytes")
+PIM_KEYS = (
+    "enabled",
+    "mac_lanes",
+    "dtype",
+    "banks_per_mac_unit",
+    "global_buffer_bytes",
+    "adder_tree",
+)
 ASIC_FLOAT_KEYS = (
     "clock_GHz",
     "link_bandwidth_GBps",
@@ -71,6 +78,7 @@ ASIC_INT_KEYS = (
     "exp_taylor_terms",
     "reciprocal_nr_iterations",
     "rsqrt_nr_iterations",
+    "reduction_tile_rows",
 )
 ASIC_KEYS = ASIC_FLOAT_KEYS + ASIC_INT_KEYS + ("vector_model",)
 PRESET_KEYS = (
@@ -408,8 +416,21 @@ def _resolve_timing(
 # the hardware description
 
 
-def _dram_energy(preset: dict, preset_file: str, dram_raw: dict, file: str) -> DramEnergy | None:
-    """Per-command energies: the preset's `energy:` with `dram.energy` overrides."""
+# energies derived from other values when neither the preset nor the system file gives them
+DERIVED_ENERGY_KEYS = ("refab_nJ", "refpb_nJ")
+
+
+def refresh_rows_per_bank(rows: int, refi_ns: float, window_ms: float) -> float:
+    """Rows of a bank one refresh command restores: every row once per retention window,
+    with window / tREFI refresh commands reaching each bank in that time."""
+    return rows * refi_ns / (window_ms * 1e6)
+
+
+def _dram_energy(
+    preset: dict, preset_file: str, dram_raw: dict, file: str, refresh_geometry: tuple
+) -> DramEnergy | None:
+    """Per-command energies: the preset's `energy:` with `dram.energy` overrides; refresh
+    energies follow from the organization, tREFI and the retention window unless given."""
     base = _mapping(preset.get("energy"), preset_file, "energy")
     user = _mapping(dram_raw.get("energy"), file, "dram.energy")
     _check_keys(base, ENERGY_KEYS, preset_file, "energy")
@@ -419,6 +440,12 @@ def _dram_energy(preset: dict, preset_file: str, dram_raw: dict, file: str) -> D
         return None
     values = {}
     for key in ENERGY_KEYS:
+        if key in DERIVED_ENERGY_KEYS and key not in merged:
+            continue
+        if key not in merged and key in DramEnergy.__dataclass_fields__:
+            default = DramEnergy.__dataclass_fields__[key].default
+            if isinstance(default, float):
+                merged[key] = default
         if key not in merged:
             raise _fail(
                 file, f"dram.energy.{key}", "missing (the preset does not give it)", "a number >= 0"
@@ -428,6 +455,12 @@ def _dram_energy(preset: dict, preset_file: str, dram_raw: dict, file: str) -> D
         if value < 0:
             raise _fail(source, f"{prefix}.{key}", f"got {value}", "a number >= 0")
         values[key] = value
+    if values["refresh_window_ms"] <= 0:
+        raise _fail(file, "dram.energy.refresh_window_ms", "got 0", "a retention time > 0 ms")
+    banks, rows, refi_ns = refresh_geometry
+    per_bank = refresh_rows_per_bank(rows, refi_ns, values["refresh_window_ms"])
+    values.setdefault("refab_nJ", banks * per_bank * values["act_per_bank_nJ"])
+    values.setdefault("refpb_nJ", per_bank * values["act_per_bank_nJ"])
     return DramEnergy(**values)
 
 
@@ -538,7 +571,13 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             dram_raw.get("page_policy", "open"), PAGE_POLICIES, file, "dram.page_policy"
         ),
         refresh=refresh,
-        energy=_dram_energy(preset, preset_file, dram_raw, file),
+        energy=_dram_energy(
+            preset,
+            preset_file,
+            dram_raw,
+            file,
+            (organization.banks, organization.rows, cycles.get("nREFI", 0) * tck),
+        ),
         refresh_postpone=postpone,
         refresh_pull_in=pull_in,
     )
@@ -558,6 +597,9 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "a divisor of the bank count",
         )
     lanes_default = organization.access_bytes // DTYPE_BYTES[dtype]
+    adder_tree = pim_raw.get("adder_tree", True)
+    if not isinstance(adder_tree, bool):
+        raise _fail(file, "pim.adder_tree", f"got {adder_tree!r}", "true or false")
     pim = PimConfig(
         enabled=enabled,
         mac_lanes=_int(pim_raw.get("mac_lanes", lanes_default), file, "pim.mac_lanes"),
@@ -568,6 +610,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             file,
             "pim.global_buffer_bytes",
         ),
+        adder_tree=adder_tree,
     )
     if pim.enabled and pim.mac_lanes < lanes_default:
         # a MAC unit narrower than a column access needs several passes per column: MAC
@@ -601,7 +644,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
     for key in ASIC_FLOAT_KEYS:
         asic_values[key] = _float(asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}")
     for key in ASIC_INT_KEYS:
-        minimum = 0 if key == "pipeline_latency_cycles" else 1
+        minimum = 0 if key in ("pipeline_latency_cycles", "reduction_tile_rows") else 1
         asic_values[key] = _int(
             asic_raw.get(key, getattr(defaults, key)), file, f"asic.{key}", minimum=minimum
         )
@@ -648,6 +691,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "dtype": pim.dtype,
             "banks_per_mac_unit": pim.banks_per_mac_unit,
             "global_buffer_bytes": pim.global_buffer_bytes,
+            "adder_tree": pim.adder_tree,
         },
         "dram_energy": ({k: getattr(dram.energy, k) for k in ENERGY_KEYS} if dram.energy else None),
         "asic": dict(asic_values),

@@ -58,10 +58,13 @@ class DramEnergy:
     mac_per_bank_nJ: float  # one bank's MAC column access (MAC16 = one per served bank)
     global_buffer_write_nJ: float  # one WRGB into the global buffer (array side)
     result_read_nJ: float  # one RDMAC read of the MAC result registers (array side)
-    refab_nJ: float  # one all-bank refresh
-    refpb_nJ: float  # one per-bank refresh
+    refab_nJ: float  # one all-bank refresh (derived unless given: see refresh_window_ms)
+    refpb_nJ: float  # one per-bank refresh (derived unless given)
     io_pJ_per_bit: float  # data pins between PIM device and ASIC
     background_mW_per_channel: float  # standby power of one channel
+    # retention time: every row is refreshed once per window, so one REFab refreshes
+    # rows x tREFI / window rows in each bank (a REFpb as many in its bank)
+    refresh_window_ms: float = 32.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class PimConfig:
     dtype: str
     banks_per_mac_unit: int
     global_buffer_bytes: int
+    # an adder tree sums a unit's lanes into one result (AiM); without one (HBM-PIM's
+    # lane-wise SIMD) every lane's partial sum is read out and the ASIC adds the lanes
+    adder_tree: bool = True
 
     @property
     def dtype_bytes(self) -> int:
@@ -122,6 +128,10 @@ class AsicConfig:
     link_latency_ns: float = 10.0  # ASIC <-> PIM one-way latency per transfer
     vector_model: str = "pipelined"  # pipelined: lanes are chains of function units; serial:
     # every element operation takes a lane cycle (see pimsim.asic.vector)
+    # overlap mode: the ASIC accumulates a weight VMM's partial sums tile by tile, a tile being
+    # this many DRAM rows of each MAC unit, while the PIM computes the next rows (0: only after
+    # the whole operator, PIM-GPT's rule; serial mode always works so)
+    reduction_tile_rows: int = 1
     # energy (28 nm ASIC; see hw_configs for sources and assumptions)
     vector_op_pJ: float = 0.5  # one BF16 element operation in a vector lane
     sram_pJ_per_byte: float = 1.25  # on-chip buffer access

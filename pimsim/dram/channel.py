@@ -33,6 +33,7 @@ class ChannelRun:
     end_cycle: int
     counters: np.ndarray
     log: np.ndarray = field(repr=False)
+    tile_end: np.ndarray | None = field(default=None, repr=False)  # (chunks, tiles) cycles
 
     @property
     def command_counts(self) -> dict[str, int]:
@@ -154,12 +155,16 @@ class ChannelModel:
         fast: bool = True,
         log: tuple[np.ndarray, np.ndarray] | None = None,
         row_base: int = 0,
+        tile_rows: int = 0,
+        tiles: int = 0,
     ) -> ChannelRun:
         """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command.
-        The fast paths switch themselves off while the command log still has room."""
+        The fast paths switch themselves off while the command log still has room. With
+        `tile_rows` > 0, `ChannelRun.tile_end` holds (chunks, tiles) completion cycles."""
         state = self.new_state() if state is None else state
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
+        tile_end = np.zeros(len(chunks) * tiles if tile_rows > 0 else 0, dtype=np.int64)
         end = kernel.run_gemv(
             self.table,
             state,
@@ -169,11 +174,15 @@ class ChannelModel:
             int(segments_per_unit),
             start,
             int(fast),
+            int(tile_rows),
+            tile_end,
             log,
             logn,
         )
         self.check_progress(end)
-        return ChannelRun(int(end), counters, log[: logn[0]])
+        run = ChannelRun(int(end), counters, log[: logn[0]])
+        run.tile_end = tile_end.reshape(len(chunks), -1) if tile_rows > 0 else None
+        return run
 
     def check_progress(self, end: int) -> None:
         if end < 0:

@@ -65,6 +65,7 @@ from pimsim.dram.tables import (
     H_PULLIN,
     H_REFINT,
     H_REFMODE,
+    H_RESULT_BURSTS,
     H_S_AB,
     H_S_AG,
     H_S_EB,
@@ -607,7 +608,9 @@ def _same_shape(chunks, a, b):
 
 
 @njit(cache=True)
-def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log, logn):
+def run_gemv(
+    tab, st, ct, chunks, row_base, segments_per_unit, start, fast, tile_rows, tile_end, log, logn
+):
     """All-bank PIM GEMV on one channel.
 
     chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns), rows relative
@@ -624,8 +627,17 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
     `period` cycles later with the same command counts). Whole chunks are skipped the same
     way: when a chunk starts in the canonical state (relative to its first row) the previous
     chunk of the same shape started in, and the chunks to come keep that shape and row step.
+
+    Output tiles: with `tile_rows` > 0, `tile_end[k * n_tiles + j]` receives the cycle by
+    which every command of tile j of chunk k (its DRAM rows j * tile_rows .. (j + 1) *
+    tile_rows - 1, result reads included) has completed, n_tiles = len(tile_end) // chunks;
+    tiles past the channel's last row get the chunk's end. The ASIC can accumulate a tile's
+    partial sums from then on. Skipped rows and chunks fill in their tiles exactly (each
+    repeats its predecessor `period` cycles later).
     """
     unit = tab[H_UNIT]
+    end_index = tab[H_S_SC] + SC_END
+    n_tiles = tile_end.shape[0] // max(chunks.shape[0], 1) if tile_rows > 0 else 0
     closed = tab[H_CLOSED]
     snap_prev = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
     snap_now = np.zeros(tab[H_STATE_SIZE], dtype=np.int64)
@@ -674,6 +686,11 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
                     shift_state(tab, st, skip * period, skip * step)
                     for i in range(ct.shape[0]):
                         ct[i] += skip * (ct[i] - chunk_ct[i])
+                    for i in range(skip):  # each skipped chunk's tiles: its predecessor's, later
+                        for j in range(n_tiles):
+                            tile_end[(k + i) * n_tiles + j] = (
+                                tile_end[(k - 1) * n_tiles + j] + (i + 1) * period
+                            )
                     k += skip
                     chunk_have = False
                     continue
@@ -682,6 +699,7 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
             chunk_refreshes = st[tab[H_S_SC] + SC_REFCOUNT]
             chunk_ct[:] = ct
             chunk_have = True
+        chunk = k
         k += 1
         if segments_per_unit > 0:
             # activate the chunk's first row before filling the global buffer: the buffer
@@ -718,6 +736,14 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
                     full_rows = (segments_per_unit - seg) // per_row
                     skip = rows_before_refresh(tab, st, period, full_rows)
                     if skip > 0:
+                        if n_tiles:  # tile boundaries inside the skipped rows
+                            done_rows, end_before = row - first_row, st[end_index]
+                            b = (done_rows // tile_rows + 1) * tile_rows
+                            while b <= done_rows + skip and b // tile_rows <= n_tiles:
+                                tile_end[chunk * n_tiles + b // tile_rows - 1] = (
+                                    end_before + (b - done_rows) * period
+                                )
+                                b += tile_rows
                         shift_state(tab, st, skip * period, skip)
                         for i in range(ct.shape[0]):
                             ct[i] += skip * (ct[i] - ct_prev[i])
@@ -753,8 +779,35 @@ def run_gemv(tab, st, ct, chunks, row_base, segments_per_unit, start, fast, log,
                             return -1
                         c += 1
                     serve_plain(tab, st, ct, RDMAC, 0, -1, 0, start, log, logn)
+                    r = 1
+                    while r < tab[H_RESULT_BURSTS]:  # lane-wise units: one burst per lane group
+                        if fast:
+                            done = burst(
+                                tab,
+                                st,
+                                ct,
+                                RDMAC,
+                                0,
+                                -1,
+                                tab[H_RESULT_BURSTS] - r,
+                                start,
+                                log,
+                                logn,
+                            )
+                            if done:
+                                r += done
+                                continue
+                        serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
+                        r += 1
                     seg += 1
             row += 1
+            if n_tiles and (row - first_row) % tile_rows == 0:
+                j = (row - first_row) // tile_rows - 1
+                if j < n_tiles:
+                    tile_end[chunk * n_tiles + j] = st[end_index]
+        if n_tiles:  # the last, partial tile and tiles this channel has no rows for
+            for j in range((row - first_row) // tile_rows, n_tiles):
+                tile_end[chunk * n_tiles + j] = st[end_index]
     return st[tab[H_S_SC] + SC_END]
 
 

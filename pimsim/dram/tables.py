@@ -64,7 +64,8 @@ H_ROWS, H_COLUMNS = 36, 37
 H_O_SELF = 38
 H_POSTPONE = 39  # cycles a due refresh may wait for the current row's stream to end
 H_PULLIN = 40  # refreshes that may be issued ahead of their due times in idle gaps
-HEADER_SIZE = 41
+H_RESULT_BURSTS = 41  # RDMAC bursts that read the results of one GEMV segment step
+HEADER_SIZE = 42
 
 # scalar slots of the state (at offset H_S_SC)
 SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED, SC_PENDING = 0, 1, 2, 3, 4, 5, 6
@@ -90,6 +91,15 @@ class CompiledTiming:
 
     def new_state(self) -> np.ndarray:
         return self.initial_state.copy()
+
+
+def result_bursts(hw: HardwareConfig) -> int:
+    """Column bursts (RDMAC) that read every MAC unit's result of one segment step: one value
+    per unit with an adder tree (AiM), one per lane without one (HBM-PIM's lane-wise SIMD)."""
+    pim, org = hw.pim, hw.dram.organization
+    units = org.banks // pim.banks_per_mac_unit
+    values = units * (1 if pim.adder_tree else pim.mac_lanes)
+    return max(1, -(-values * pim.dtype_bytes // org.access_bytes))
 
 
 def _distance_matrix(hw: HardwareConfig) -> tuple[np.ndarray, list]:
@@ -256,6 +266,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     header[H_CLOSED] = 1 if hw.dram.page_policy == "closed" else 0
     header[H_POSTPONE] = hw.dram.refresh_postpone * ref_interval
     header[H_PULLIN] = hw.dram.refresh_pull_in if refresh else 0
+    header[H_RESULT_BURSTS] = result_bursts(hw)
     header[H_STATE_SIZE] = spos
     header[H_ROWS], header[H_COLUMNS] = org.rows, org.columns
     table = np.concatenate(parts)

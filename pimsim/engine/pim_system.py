@@ -45,6 +45,9 @@ class OpRun:
     end_cycle: int
     counters: np.ndarray = field(repr=False)
     busiest_channel_cycles: int
+    # (chunks, tiles) cycles by which every channel finished each output tile of each chunk
+    # (weight GEMVs run with tile_rows > 0; None otherwise)
+    tile_end: np.ndarray | None = field(default=None, repr=False)
 
 
 class PimSystem:
@@ -89,14 +92,27 @@ class PimSystem:
         self._refcount_index = sc + SC_REFCOUNT
         self._last_index = sc + SC_LAST
         self._refresh = hw.dram.refresh != "none"
+        self._tile_rows, self._tiles = 0, 0  # output tiles asked for by the running operator
+        self._tile_end = np.zeros(0, dtype=np.int64)  # of the last program run
 
-    def run(self, programs: list[ChannelProgram], start_cycle: int, row_base: int = 0) -> OpRun:
+    def run(
+        self,
+        programs: list[ChannelProgram],
+        start_cycle: int,
+        row_base: int = 0,
+        tile_rows: int = 0,
+        tiles: int = 0,
+    ) -> OpRun:
         """Run one operator (a program per channel, rows relative to `row_base`) starting no
-        earlier than `start_cycle`."""
+        earlier than `start_cycle` (channels still busy with earlier operators finish those
+        first: each channel serves its programs in order). GEMV programs with `tile_rows` > 0
+        also report when each of `tiles` output tiles of each chunk was done (`OpRun`)."""
         op_counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self._catch_up(start_cycle, op_counters)
         end = start_cycle
         end_index = self._end_index
+        self._tile_rows, self._tiles = tile_rows, tiles
+        op_tiles = None
         new_classes: list[ChannelClass] = []
         for cls in self.classes:
             channels = cls.channels
@@ -123,9 +139,16 @@ class PimSystem:
                 if finish > end:
                     end = finish
                 op_counters += counters if len(members) == 1 else counters * len(members)
+                if tile_rows > 0 and program.requests is None:
+                    tiles_done = self._tile_end
+                    op_tiles = (
+                        tiles_done.copy() if op_tiles is None else np.maximum(op_tiles, tiles_done)
+                    )
         self.classes = new_classes  # equal ones merge before the next operator
         self.counters += op_counters
-        return OpRun(end, op_counters, end - start_cycle)
+        if op_tiles is not None:
+            op_tiles = op_tiles.reshape(-1, tiles)
+        return OpRun(end, op_counters, end - start_cycle, op_tiles)
 
     def _catch_up(self, start: int, op_counters: np.ndarray) -> None:
         """Issue the refreshes that fell due while the channels idled before `start`; then (fast
@@ -156,7 +179,7 @@ class PimSystem:
             return self._kernel(program, state, start, channel, row_base)
         if program.requests is None:
             fold_row = base_row = row_base + program.first_row
-            identity = program.relative_key
+            identity = program.relative_key + self._tile_rows.to_bytes(4, "little")
         elif program.closes_all_first:
             fold_row, base_row = -2, row_base  # every open row is foreign
             identity = program.key[1]
@@ -175,11 +198,12 @@ class PimSystem:
         memo = self.memo if program.reusable else self.transient_memo
         stored = memo.get(free_key)
         if stored is not None and (not self._refresh or due - start > stored[2]):
-            result, counters, _ = stored
+            result, counters, _, tiles = stored
             kernel.apply_result(table, state, result, start, base_row)
             state[due_index] = due
             self.phase_free_hits += 1
             self.memo_hits += 1
+            self._tile_end = tiles + start
             return counters
         phase_key = None
         if program.reusable:
@@ -187,9 +211,10 @@ class PimSystem:
             phase_key = b"P" + identity + relative.tobytes()
             stored = memo.get(phase_key)
             if stored is not None:
-                result, counters, _ = stored
+                result, counters, _, tiles = stored
                 kernel.apply_result(table, state, result, start, base_row)
                 self.memo_hits += 1
+                self._tile_end = tiles + start
                 return counters
         before = state.copy()
         refreshes = int(state[self._refcount_index])
@@ -204,7 +229,8 @@ class PimSystem:
             table, before, state, start, base_row, result
         ):
             key = phase_key if met_refresh else free_key
-            memo[key] = (result, counters, int(state[self._last_index]) - start)
+            tiles = self._tile_end - start
+            memo[key] = (result, counters, int(state[self._last_index]) - start, tiles)
         return counters
 
     def _kernel(
@@ -219,6 +245,10 @@ class PimSystem:
                 table, state, counters, program.requests, row_base, start, log, logn
             )
         else:
+            tile_rows = self._tile_rows
+            self._tile_end = np.zeros(
+                len(program.chunks) * self._tiles if tile_rows > 0 else 0, dtype=np.int64
+            )
             end = kernel.run_gemv(
                 table,
                 state,
@@ -228,6 +258,8 @@ class PimSystem:
                 program.segments,
                 start,
                 0 if self.exact else 1,
+                tile_rows,
+                self._tile_end,
                 log,
                 logn,
             )

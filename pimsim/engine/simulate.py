@@ -1,21 +1,24 @@
 """Operator-level simulation with SimPy: who waits for whom, and what overlaps.
 
-Time is integer picoseconds. One long-lived process per hardware unit consumes that unit's
-operators in program order:
-- `pim`: every VMM-like operator (weight VMMs, q.K^T, softmax x V, KV-cache writes) on all
-  channels, through the exact channel engine (`PimSystem`), after the ASIC->PIM link latency;
-- `vector`: the ASIC vector unit (norms, softmax, activations, adds) and the partial-sum
-  reductions of chunked VMMs;
-- `link`: embedding-row fetches.
-Modes: `serial` (PIM-GPT's: the next instruction issues only when ASIC and PIM are idle, i.e.
-every operator waits for the previous one) and `overlap` (an operator waits only for its
-dependencies and its unit, so the ASIC reduces one VMM while PIM computes the next and KV
-writes overlap vector work).
+Time is integer picoseconds. Three hardware units serve the operator table:
+
+- `PimUnit`: every VMM-like operator (weight VMMs, q.K^T, softmax x V, KV-cache writes). It
+  hands an operator's programs to the channels once the operator's inputs are ready (after
+  the ASIC -> PIM link latency); each channel serves its programs in order, so an operator
+  that only some channels take part in (a KV write) overlaps the next one on the others;
+- `VectorUnit`: the ASIC vector unit: norms, softmax, activations, adds, and the work that
+  finishes a PIM operator (partial-sum and lane reductions, the attention positions the ASIC
+  holds). A weight VMM's partial sums are accumulated tile by tile while the PIM computes the
+  next tiles (`asic.reduction_tile_rows`, see `pimsim.engine.work`);
+- `LinkUnit`: embedding-row fetches.
+
+Modes: `overlap` (each unit serves its operators in program order, each operator waiting only
+for its inputs) and `serial` (PIM-GPT's simulator: an instruction issues only when ASIC and PIM
+are idle, so every operator waits for the previous one to finish, reductions included).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 
@@ -24,28 +27,58 @@ import pandas as pd
 import simpy
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.dram.tables import N_COUNTERS
 from pimsim.engine.pim_system import PimSystem
+from pimsim.engine.work import OperatorWork, OperatorWorks
 from pimsim.errors import PimsimInputError
 from pimsim.mapping import ModelMapping
 
 PIM_KINDS = ("vmm", "gemm", "attn_score", "attn_value", "kv_write")
 LINK_KINDS = ("embed",)
 MODES = ("serial", "overlap")
+UNIT_PIM, UNIT_VECTOR, UNIT_LINK = 0, 1, 2
+NONE = -1  # "no such segment" in the per-operator time columns
 
 
 @dataclass
 class SimResult:
+    """Per-operator times (ps) of a simulated run and the PIM system's final state.
+
+    For operator i: `op_start_ps` / `op_end_ps` when it began (was handed to the channels) and
+    finished (its ASIC work included); PIM operators also `dram_start_ps` / `pim_end_ps` (the
+    channels' part; equal when no channel had work); `asic_start_ps` / `asic_end_ps` the
+    stretch the vector unit worked on it without a PIM part of it still running (a vector
+    operator's whole run; for a PIM operator the finishing work after its PIM part), NONE
+    where there is none; `asic_busy_ps` all its vector-unit time and `asic_hidden_ps` the part
+    of that done while its own PIM part was still running (streamed partial sums);
+    `par_start_ps` / `par_end_ps` the ASIC work of a PIM operator that needs nothing from the
+    channels (held attention positions), which overlap mode runs beside them."""
+
     mode: str
     end_ps: int
     op_start_ps: np.ndarray = field(repr=False)
     op_end_ps: np.ndarray = field(repr=False)
     op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link
-    reduce_ps: np.ndarray = field(repr=False)  # reduction time attributed to each op
+    dram_start_ps: np.ndarray = field(repr=False)
+    pim_end_ps: np.ndarray = field(repr=False)
+    asic_start_ps: np.ndarray = field(repr=False)
+    asic_end_ps: np.ndarray = field(repr=False)
+    asic_busy_ps: np.ndarray = field(repr=False)
+    asic_hidden_ps: np.ndarray = field(repr=False)
+    par_start_ps: np.ndarray = field(repr=False)
+    par_end_ps: np.ndarray = field(repr=False)
     pim: PimSystem = field(repr=False)
+    tck_ps: int = 0
     lm_head_end_ps: list[int] = field(default_factory=list)
     timeline: list[tuple] = field(default_factory=list, repr=False)
-    reduce_ops: np.ndarray | None = field(default=None, repr=False)  # lane ops per op
+    reduce_ops: np.ndarray | None = field(default=None, repr=False)  # lane ops per PIM op
     kind_counters: dict = field(default_factory=dict, repr=False)  # PIM commands per op kind
+    token_counters: np.ndarray | None = field(default=None, repr=False)  # [token, counter]
+
+    @property
+    def reduce_ps(self) -> np.ndarray:
+        """ASIC time that finishes each PIM operator (reductions), 0 for other operators."""
+        return np.where(self.op_unit == UNIT_PIM, self.asic_busy_ps, 0)
 
 
 def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None) -> None:
@@ -61,54 +94,268 @@ def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None)
         )
 
 
-class _Programs:
-    """The per-channel programs of each PIM operator, with what the ASIC does around them."""
+class _Run:
+    """The operator table as plain lists, and everything the units record while running."""
 
-    def __init__(self, mapping: ModelMapping) -> None:
-        self.mapping = mapping
-        self._weights: dict[str, tuple] = {}
-        self._kv: dict[tuple[str, int], tuple] = {}  # every layer's KV programs are alike
+    def __init__(self, hw: HardwareConfig, table: pd.DataFrame, env: simpy.Environment) -> None:
+        from pimsim.asic import asic_cycles_for_table
+        from pimsim.asic.link import link_transfer_ps_array
 
-    def with_tail(self, kind: str, layer: int, weight: str, context: int) -> tuple:
-        """(programs, row base of their rows, any program not empty, partial sums per output,
-        outputs, multiply-adds the ASIC does itself: V positions not yet in DRAM)."""
-        if kind in ("vmm", "gemm"):
-            found = self._weights.get(weight)
-            if found is None:
-                found = self._weights[weight] = self._weight(weight)
-            return found
-        kv = self.mapping.kv[layer]
-        found = self._kv.get((kind, context))
-        if found is None:
-            if len(self._kv) > 64:  # contexts only grow
-                self._kv.clear()
-            found = self._kv[(kind, context)] = self._attention(kind, kv, context)
-        programs, active, partials, outputs, tail = found
-        return programs, kv.row_base, active, partials, outputs, tail
+        self.env = env
+        n = self.n = len(table)
+        # plain lists: element access in the per-operator loops is several times cheaper
+        self.kinds = table["kind"].to_list()
+        self.layers = table["layer"].to_list()
+        self.tokens = table["token"].to_list()
+        self.contexts = table["context"].to_list()
+        self.weights = table["weight"].to_list()
+        self.ms = table["m"].to_list()
+        self.names = table["name"].to_list()
+        self.deps = table["deps"].to_list()
+        kind_array = table["kind"].to_numpy()
+        self.unit = np.where(
+            np.isin(kind_array, PIM_KINDS),
+            UNIT_PIM,
+            np.where(np.isin(kind_array, LINK_KINDS), UNIT_LINK, UNIT_VECTOR),
+        )
+        cycle_ps = hw.asic.cycle_ps
+        self.vector_ps = (
+            asic_cycles_for_table(table, hw.asic).astype(np.int64) * cycle_ps
+        ).tolist()
+        out_bytes = table["out_features"].to_numpy(dtype=np.int64) * 2
+        self.link_ps = np.where(
+            self.unit == UNIT_LINK, link_transfer_ps_array(out_bytes, hw.asic), 0
+        ).tolist()
+        self.start = [0] * n
+        self.end = [0] * n
+        self.dram_start = [NONE] * n
+        self.pim_end = [NONE] * n
+        self.asic_start = [NONE] * n
+        self.asic_end = [NONE] * n
+        self.asic_busy = [0] * n
+        self.asic_hidden = [0] * n
+        self.par_start = [NONE] * n
+        self.par_end = [NONE] * n
+        self.reduce_ops = [0] * n
+        self.finished = [False] * n
+        # events only for operators someone waits for (most inputs are ready by the time an
+        # operator is reached, and an untouched event would cost a scheduler step)
+        self.waiters: dict[int, simpy.Event] = {}
+        self.lm_ends: list[int] = []
+        self.timeline: list[tuple] = []
+        self.timeline_tokens = 0
+        self.bar = None
 
-    def _weight(self, weight: str) -> tuple:
-        layout = self.mapping.matrices.get(weight)
-        if layout is None:
-            raise PimsimInputError(
-                f"operator uses weight {weight!r}, which the model mapping does not hold",
-                key="weight",
+    def wait_for(self, i: int):
+        """An event for operator i's inputs, or None when they are all finished."""
+        pending = []
+        for d in self.deps[i]:
+            if not self.finished[d]:
+                event = self.waiters.get(d)
+                if event is None:
+                    event = self.waiters[d] = self.env.event()
+                pending.append(event)
+        if not pending:
+            return None
+        return pending[0] if len(pending) == 1 else self.env.all_of(pending)
+
+    def finish(self, i: int) -> None:
+        now = self.env.now
+        self.end[i] = now
+        self.finished[i] = True
+        if self.names[i] == "lm_head":
+            self.lm_ends.append(now)
+        event = self.waiters.pop(i, None)
+        if event is not None:
+            event.succeed()
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def log(self, i: int, unit_name: str, t0: int, t1: int) -> None:
+        if self.tokens[i] < self.timeline_tokens and t1 > t0:
+            self.timeline.append(
+                (unit_name, self.names[i], self.kinds[i], int(self.tokens[i]), t0, t1)
             )
-        active = any(not p.is_empty for p in layout.programs)
-        return layout.programs, 0, active, layout.partials, layout.out_features, 0
 
-    @staticmethod
-    def _attention(kind: str, kv, context: int) -> tuple:
-        if kind == "attn_score":
-            programs, partials, outputs, tail = kv.score_programs(context), 1, kv.heads * context, 0
-        elif kind == "attn_value":
-            chunks, tail_positions = kv.value_partials(context)
-            outputs = kv.heads * kv.d_head
-            # the ASIC's tail result is one more partial sum per output
-            partials = max(1, chunks) + (1 if tail_positions else 0)
-            programs, tail = kv.value_programs(context), outputs * tail_positions
+
+class PimUnit:
+    """Hands PIM operators to the channels (exact channel engine) in program order."""
+
+    def __init__(self, hw: HardwareConfig, run: _Run, works: OperatorWorks, pim: PimSystem) -> None:
+        self.run, self.works, self.pim = run, works, pim
+        self.tck_ps = round(hw.dram.tCK_ns * 1000)
+        self.link_ps = round(hw.asic.link_latency_ns * 1000)
+        self.tile_end: dict[int, np.ndarray] = {}  # operator -> (chunks, tiles) ps, streamed
+        self.dispatched: dict[int, simpy.Event] = {}  # for the vector unit's finishing work
+        self.kind_counters: dict[str, np.ndarray] = {}
+        self.token_counters = np.zeros((max(run.tokens, default=0) + 1, N_COUNTERS), np.int64)
+
+    def work_of(self, i: int) -> OperatorWork:
+        r = self.run
+        return self.works.of(r.kinds[i], r.layers[i], r.weights[i], r.contexts[i], r.ms[i])
+
+    def issue(self, i: int, work: OperatorWork) -> int:
+        """Hand operator i to the channels now; returns when its PIM part ends (ps)."""
+        r, now = self.run, self.run.env.now
+        r.start[i] = now
+        r.reduce_ops[i] = work.lane_ops
+        if not work.active:
+            r.dram_start[i] = r.pim_end[i] = now
+            return now
+        tck = self.tck_ps
+        first = -(-(now + self.link_ps) // tck)
+        stream = work.streaming
+        repeats = int(r.ms[i]) if r.kinds[i] == "gemm" else 1
+        cycle = first
+        for _ in range(repeats):  # (batched rows of a gemm: one GEMV after another)
+            run = self.pim.run(
+                work.programs,
+                cycle,
+                work.row_base,
+                stream.tile_rows if stream else 0,
+                stream.tiles if stream else 0,
+            )
+            cycle = max(cycle, run.end_cycle)
+            kind = r.kinds[i]
+            if kind in self.kind_counters:
+                self.kind_counters[kind] += run.counters
+            else:
+                self.kind_counters[kind] = run.counters.copy()
+            self.token_counters[r.tokens[i]] += run.counters
+        if stream is not None:
+            self.tile_end[i] = run.tile_end * tck
+        r.dram_start[i] = first * tck
+        r.pim_end[i] = cycle * tck
+        r.log(i, "link", now, first * tck)
+        r.log(i, "pim", first * tck, cycle * tck)
+        return cycle * tck
+
+    def needs_vector(self, work: OperatorWork) -> bool:
+        return work.asic_ps > 0 or work.streaming is not None
+
+    def process(self, order: list[int]):
+        r, env = self.run, self.run.env
+        for i in order:
+            waiting = r.wait_for(i)
+            if waiting is not None:
+                yield waiting
+            work = self.work_of(i)
+            pim_end = self.issue(i, work)
+            if self.needs_vector(work):
+                event = self.dispatched.pop(i, None)
+                if event is not None:
+                    event.succeed()
+                else:
+                    self.dispatched[i] = None  # dispatched before the vector unit asked
+            elif pim_end == env.now:
+                r.finish(i)
+            else:  # finished by its channels later: one timeout event, no process
+                done = env.timeout(pim_end - env.now)
+                done.callbacks.append(lambda _event, i=i: r.finish(i))
+
+
+class VectorUnit:
+    """The ASIC vector unit: vector operators and the work that finishes PIM operators."""
+
+    def __init__(self, run: _Run, pim_unit: PimUnit) -> None:
+        self.run, self.pim_unit = run, pim_unit
+
+    def finishing_times(self, i: int, work: OperatorWork, free: int) -> tuple[int, int, int]:
+        """(start, end, hidden ps) of PIM operator i's finishing work, the vector unit being
+        free from `free` on; for streamed partial sums the start is where the work stops
+        being hidden under the operator's own PIM part."""
+        r = self.run
+        pim_end = r.pim_end[i]
+        stream = work.streaming
+        if stream is None or i not in self.pim_unit.tile_end:
+            begin = max(free, pim_end)
+            return begin, begin + work.finish_ps, 0
+        ready = self.pim_unit.tile_end.pop(i).ravel()[stream.index]
+        total = stream.total_ps
+        done = max(free + total, int((ready + stream.suffix_ps).max()))
+        exposed_from = max(pim_end, int(ready[0]), free)
+        return exposed_from, done, total - (done - exposed_from)
+
+    def process(self, order: list[int]):
+        r, env, pim = self.run, self.run.env, self.pim_unit
+        for i in order:
+            if r.unit[i] == UNIT_PIM:
+                if i in pim.dispatched:
+                    del pim.dispatched[i]
+                else:
+                    event = pim.dispatched[i] = env.event()
+                    yield event
+                work = pim.work_of(i)
+                free = env.now
+                if work.parallel_ps:  # held positions: beside the channels, from dispatch on
+                    par_begin = max(free, r.start[i])
+                    free = r.par_end[i] = par_begin + work.parallel_ps
+                    r.par_start[i] = par_begin
+                    r.log(i, "vector", par_begin, free)
+                begin, done, hidden = self.finishing_times(i, work, free)
+                yield env.timeout(done - env.now)
+                if done > begin:
+                    r.asic_start[i], r.asic_end[i] = begin, done
+                    r.log(i, "vector", begin, done)
+                r.asic_busy[i] = (done - begin) + hidden + work.parallel_ps
+                r.asic_hidden[i] = hidden
+                r.finish(i)
+                continue
+            waiting = r.wait_for(i)
+            if waiting is not None:
+                yield waiting
+            begin = r.start[i] = env.now
+            yield env.timeout(r.vector_ps[i])
+            r.asic_start[i], r.asic_end[i] = begin, env.now
+            r.asic_busy[i] = env.now - begin
+            r.log(i, "vector", begin, env.now)
+            r.finish(i)
+
+
+class LinkUnit:
+    """Embedding-row fetches over the ASIC <-> PIM link."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def process(self, order: list[int]):
+        r, env = self.run, self.run.env
+        for i in order:
+            waiting = r.wait_for(i)
+            if waiting is not None:
+                yield waiting
+            r.start[i] = env.now
+            yield env.timeout(r.link_ps[i])
+            r.log(i, "link", r.start[i], env.now)
+            r.finish(i)
+
+
+def _serial_process(run: _Run, pim: PimUnit):
+    """PIM-GPT's order: each instruction waits until ASIC and PIM are idle."""
+    env = run.env
+    for i in range(run.n):
+        unit = run.unit[i]
+        if unit == UNIT_PIM:
+            work = pim.work_of(i)
+            pim_end = pim.issue(i, work)
+            yield env.timeout(pim_end - env.now)
+            if work.asic_ps:  # all of the ASIC's part after the PIM's
+                begin = env.now
+                yield env.timeout(work.asic_ps)
+                run.asic_start[i], run.asic_end[i] = begin, env.now
+                run.asic_busy[i] = work.asic_ps
+                run.log(i, "vector", begin, env.now)
+        elif unit == UNIT_VECTOR:
+            begin = run.start[i] = env.now
+            yield env.timeout(run.vector_ps[i])
+            run.asic_start[i], run.asic_end[i] = begin, env.now
+            run.asic_busy[i] = env.now - begin
+            run.log(i, "vector", begin, env.now)
         else:
-            programs, partials, outputs, tail = kv.write_programs(context - 1), 1, 0, 0
-        return programs, any(not p.is_empty for p in programs), partials, outputs, tail
+            run.start[i] = env.now
+            yield env.timeout(run.link_ps[i])
+            run.log(i, "link", run.start[i], env.now)
+        run.finish(i)
 
 
 def simulate(
@@ -123,234 +370,61 @@ def simulate(
     log_capacity: int = 0,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state."""
-    from pimsim.asic import VECTOR_KINDS, asic_cycles_for_table
-    from pimsim.asic.link import link_transfer_ps
+    from pimsim.asic import VECTOR_KINDS
 
     if mode not in MODES:
         raise PimsimInputError(f"got {mode!r}", key="--mode", expected=" or ".join(MODES))
     check_kinds(table, set(VECTOR_KINDS), None)
-    asic = hw.asic
-    tck_ps = round(hw.dram.tCK_ns * 1000)
-    cycle_ps = asic.cycle_ps
-    link_ps = round(asic.link_latency_ns * 1000)
-    n = len(table)
     ids = table["id"].to_numpy()
-    if not np.array_equal(ids, np.arange(n)):
+    if not np.array_equal(ids, np.arange(len(table))):
         raise PimsimInputError("operator ids must be 0..n-1 in order", key="id")
-    # plain lists: element access in the per-operator loop is several times cheaper
-    kinds = table["kind"].to_list()
-    layers = table["layer"].to_list()
-    tokens = table["token"].to_list()
-    contexts = table["context"].to_list()
-    weights = table["weight"].to_list()
-    ms = table["m"].to_list()
-    names = table["name"].to_list()
-    outs = table["out_features"].to_list()
-    deps = table["deps"].to_list()
-    kind_array = table["kind"].to_numpy()
-    vector_ps = (asic_cycles_for_table(table, asic).astype(np.int64) * cycle_ps).tolist()
-    pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
-    programs = _Programs(mapping)
-    unit = np.where(
-        np.isin(kind_array, PIM_KINDS), 0, np.where(np.isin(kind_array, LINK_KINDS), 2, 1)
-    )
-
     env = simpy.Environment()
-    start_ps = [0] * n
-    end_ps = [0] * n
-    reduce_ps = [0] * n
-    reduce_ops = [0] * n
-    finished = [False] * n
-    pim_finished = [False] * n  # PIM part done (its reduction may still be pending)
-    # events only for operators someone is waiting for (most dependencies have finished by
-    # the time an operator is reached, and an untouched event would cost a scheduler step)
-    waiters: dict[int, simpy.Event] = {}
-    pim_waiters: dict[int, simpy.Event] = {}
-    kind_counters: dict[str, np.ndarray] = {}
-    lm_ends: list[int] = []
-    timeline: list[tuple] = []
-    record = timeline_tokens > 0
-    bar = _progress_bar(n, progress)
-
-    def event_for(table_of: dict, i: int) -> simpy.Event:
-        event = table_of.get(i)
-        if event is None:
-            event = table_of[i] = env.event()
-        return event
-
-    def wait_for(i: int):
-        pending = [event_for(waiters, d) for d in deps[i] if not finished[d]]
-        if not pending:
-            return None
-        return pending[0] if len(pending) == 1 else env.all_of(pending)
-
-    reductions_seen: dict[tuple, tuple[int, int]] = {}
-
-    def pim_part(i: int):
-        kind = kinds[i]
-        progs, row_base, active, partials, outputs, tail_macs = programs.with_tail(
-            kind, layers[i], weights[i], contexts[i]
-        )
-        repeats = int(ms[i]) if kind == "gemm" else 1
-        finish_ps = env.now + link_ps
-        if active:
-            for _ in range(repeats):
-                run = pim_system.run(progs, -(-finish_ps // tck_ps), row_base)
-                finish_ps = max(finish_ps, run.end_cycle * tck_ps)
-                if kind in kind_counters:
-                    kind_counters[kind] += run.counters
-                else:
-                    kind_counters[kind] = run.counters.copy()
-        key = (partials, outputs * repeats, tail_macs)
-        reduction = reductions_seen.get(key)
-        if reduction is None:
-            reduction = reductions_seen[key] = _reduction(*key, asic)
-        red_cycles, reduce_ops[i] = reduction
-        return finish_ps, red_cycles * cycle_ps
-
-    def log(i: int, unit_name: str, t0: int, t1: int) -> None:
-        if tokens[i] < timeline_tokens:
-            timeline.append((unit_name, names[i], kinds[i], int(tokens[i]), t0, t1))
-
-    def finish(i: int) -> None:
-        end_ps[i] = env.now
-        finished[i] = True
-        if names[i] == "lm_head":
-            lm_ends.append(env.now)
-        event = waiters.pop(i, None)
-        if event is not None:
-            event.succeed()
-        if bar is not None:
-            bar.update(1)
-
-    def serial_process():
-        for i in range(n):
-            start_ps[i] = env.now
-            if unit[i] == 0:
-                finish_ps, red = pim_part(i)
-                yield env.timeout(finish_ps - env.now)
-                if record:
-                    log(i, "pim", start_ps[i], env.now)
-                if red:
-                    t0 = env.now
-                    yield env.timeout(red)
-                    reduce_ps[i] = red
-                    if record:
-                        log(i, "vector", t0, env.now)
-            elif unit[i] == 1:
-                yield env.timeout(vector_ps[i])
-                if record:
-                    log(i, "vector", start_ps[i], env.now)
-            else:
-                yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
-                if record:
-                    log(i, "link", start_ps[i], env.now)
-            finish(i)
-
-    reductions: set[int] = set()
-
-    def pim_process():
-        for i in np.flatnonzero(unit == 0).tolist():
-            waiting = wait_for(i)
-            if waiting is not None:
-                yield waiting
-            start_ps[i] = env.now
-            finish_ps, red = pim_part(i)
-            yield env.timeout(finish_ps - env.now)
-            if record:
-                log(i, "pim", start_ps[i], env.now)
-            if i in reductions:
-                reduce_ps[i] = red
-                pim_finished[i] = True
-                event = pim_waiters.pop(i, None)
-                if event is not None:
-                    event.succeed()
-            else:
-                finish(i)
-
-    def vector_process():
-        for i in np.flatnonzero((unit == 1) | np.isin(np.arange(n), sorted(reductions))).tolist():
-            if unit[i] == 0:
-                if not pim_finished[i]:
-                    yield event_for(pim_waiters, i)
-                t0 = env.now
-                yield env.timeout(reduce_ps[i])
-                if record:
-                    log(i, "vector", t0, env.now)
-                finish(i)
-                continue
-            waiting = wait_for(i)
-            if waiting is not None:
-                yield waiting
-            start_ps[i] = env.now
-            yield env.timeout(vector_ps[i])
-            if record:
-                log(i, "vector", start_ps[i], env.now)
-            finish(i)
-
-    def link_process():
-        for i in np.flatnonzero(unit == 2).tolist():
-            waiting = wait_for(i)
-            if waiting is not None:
-                yield waiting
-            start_ps[i] = env.now
-            yield env.timeout(link_transfer_ps(int(outs[i]) * 2, asic))
-            if record:
-                log(i, "link", start_ps[i], env.now)
-            finish(i)
-
+    run = _Run(hw, table, env)
+    run.timeline_tokens = timeline_tokens
+    run.bar = _progress_bar(run.n, progress)
+    pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
+    works = OperatorWorks(hw, mapping, stream=mode == "overlap")
+    pim = PimUnit(hw, run, works, pim_system)
     if mode == "serial":
-        env.process(serial_process())
+        env.process(_serial_process(run, pim))
     else:
-        # every PIM op with a chunked output gets a reduction job on the vector unit
-        reductions.update(
-            i
-            for i in np.flatnonzero(unit == 0).tolist()
-            if _has_reduction(programs, kinds[i], layers[i], weights[i], contexts[i])
-        )
-        env.process(pim_process())
-        env.process(vector_process())
-        env.process(link_process())
+        pim_ops = np.flatnonzero(run.unit == UNIT_PIM).tolist()
+        finishing = {i for i in pim_ops if pim.needs_vector(pim.work_of(i))}
+        vector_ops = [i for i in range(run.n) if run.unit[i] == UNIT_VECTOR or i in finishing]
+        env.process(pim.process(pim_ops))
+        env.process(VectorUnit(run, pim).process(vector_ops))
+        env.process(LinkUnit(run).process(np.flatnonzero(run.unit == UNIT_LINK).tolist()))
     env.run()
-    if bar is not None:
-        bar.close()
-    if not all(finished):
+    if run.bar is not None:
+        run.bar.close()
+    if not all(run.finished):
         raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
+
+    def col(values: list) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
     return SimResult(
-        mode,
-        int(env.now),
-        np.array(start_ps, dtype=np.int64),
-        np.array(end_ps, dtype=np.int64),
-        unit,
-        np.array(reduce_ps, dtype=np.int64),
-        pim_system,
-        lm_ends,
-        timeline,
-        np.array(reduce_ops, dtype=np.int64),
-        kind_counters,
+        mode=mode,
+        end_ps=int(env.now),
+        op_start_ps=col(run.start),
+        op_end_ps=col(run.end),
+        op_unit=run.unit,
+        dram_start_ps=col(run.dram_start),
+        pim_end_ps=col(run.pim_end),
+        asic_start_ps=col(run.asic_start),
+        asic_end_ps=col(run.asic_end),
+        asic_busy_ps=col(run.asic_busy),
+        asic_hidden_ps=col(run.asic_hidden),
+        par_start_ps=col(run.par_start),
+        par_end_ps=col(run.par_end),
+        pim=pim_system,
+        tck_ps=pim.tck_ps,
+        lm_head_end_ps=run.lm_ends,
+        timeline=run.timeline,
+        reduce_ops=col(run.reduce_ops),
+        kind_counters=pim.kind_counters,
+        token_counters=pim.token_counters,
     )
-
-
-def _reduction(partials: int, outputs: int, tail_macs: int, asic) -> tuple[int, int]:
-    """(ASIC cycles, lane operations) to sum `partials` partial sums of each of `outputs`
-    outputs, plus `tail_macs` multiply-adds on the ASIC (2 operations each, lanes wide)."""
-    from pimsim.asic import reduction_cycles, reduction_ops
-
-    cycles = reduction_cycles(partials, outputs, asic) if partials > 1 else 0
-    ops = reduction_ops(partials, outputs) if partials > 1 else 0
-    if tail_macs:
-        cycles += asic.pipeline_latency_cycles + math.ceil(2 * tail_macs / asic.vector_lanes)
-        ops += 2 * tail_macs
-    return cycles, ops
-
-
-def _has_reduction(programs: _Programs, kind, layer, weight, context) -> bool:
-    if kind in ("vmm", "gemm"):
-        return programs.mapping.matrices[weight].partials > 1
-    if kind == "attn_value":
-        chunks, tail = programs.mapping.kv[layer].value_partials(context)
-        return chunks > 1 or tail > 0
-    return False
 
 
 def _progress_bar(total: int, progress: bool | None):

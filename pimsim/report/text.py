@@ -19,14 +19,16 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
         f"pimsim run: {report['model']['name']} ({report['model']['params'] / 1e6:.0f} M params) "
         f"on {hw.name}, prompt {report['prompt_len']}, generate {report['gen_len']}, "
         f"{report['mode']} mode, {report['exactness']}",
-        f"  latency / token     {_si(pim['latency_s_per_token'])}   "
-        f"({pim['tokens_per_s']:.1f} tokens/s)",
-        f"  total               {_si(pim['latency_s'])}  ({pim['cycles']} DRAM cycles), "
-        f"prefill {_si(pim['prefill_s'])}",
+        f"  latency / token     {_si(pim['tpot_s'])}   ({pim['tokens_per_s']:.1f} tokens/s; "
+        f"p50 {_si(pim['tpot_p50_s'])}, p99 {_si(pim['tpot_p99_s'])}"
+        + (", the one token's step)" if pim["per_token_window"]["steps"] != "decode" else ")"),
+        f"  first token         {_si(pim['ttft_s'])}  (TTFT: prompt of {report['prompt_len']})",
+        f"  total               {_si(pim['latency_s'])}  ({pim['cycles']} DRAM cycles)",
         f"  row-hit rate        {pim['row_hit_rate']:.4f}",
-        f"  PIM busy            {_si(bounds['pim_busy_s'])}",
+        f"  PIM busy            {_si(bounds['pim_busy_s'])}  (some channel working)",
         f"  layout bound        {_si(bounds['layout_bound_s'])}  "
-        f"(busy / bound {bounds['pim_busy_over_layout_bound']:.3f}: row switching and refresh)",
+        f"(busy / bound {bounds['pim_busy_over_layout_bound']:.3f}: row switching, refresh, "
+        "buffer writes, result reads)",
         f"  refresh while busy  {_si(bounds['refresh_while_busy_s'])}  "
         f"((busy - refresh) / bound {bounds['pim_busy_less_refresh_over_layout_bound']:.3f})",
         f"  global-buffer fill  {_si(bounds['global_buffer_fill_s'])}  "
@@ -35,17 +37,24 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
         f"(weights + KV over {bounds['peak_in_bank_bandwidth_GBps']:.0f} GB/s in-bank)",
         "  busy by unit        "
         + ", ".join(f"{k} {_si(v)}" for k, v in pim["unit_busy_s"].items()),
-        "  latency by op kind  (summed over tokens)",
+        f"  ASIC overlap        {_si(pim['overlap']['asic_hidden_s'])} of "
+        f"{_si(pim['overlap']['asic_busy_s'])} ASIC work hidden under PIM work "
+        f"({100 * pim['overlap']['asic_hidden_fraction']:.1f} %)",
+        "  time by unit        "
+        + ", ".join(f"{k} {_si(v)}" for k, v in pim["time_by_unit_s"].items() if v),
+        "  time by category    (every picosecond once: sums to the total)",
     ]
     total = sum(pim["latency_breakdown_s"].values()) or 1.0
     for kind, seconds in sorted(pim["latency_breakdown_s"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
+        if seconds:
+            lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
     counts = ", ".join(f"{k} {v}" for k, v in pim["commands"].items() if v)
     lines.append(f"  commands            {counts}")
     if pim.get("energy_j") is not None:
         lines.append(
             f"  energy / token      {pim['energy_j_per_token'] * 1e3:.3f} mJ   "
-            f"(total {pim['energy_j'] * 1e3:.3f} mJ)"
+            f"(total {pim['energy_j'] * 1e3:.3f} mJ, to first token "
+            f"{pim['energy_by_phase_j']['prefill'] * 1e3:.3f} mJ)"
         )
         total_e = sum(pim["energy_breakdown_j"].values()) or 1.0
         parts = sorted(pim["energy_breakdown_j"].items(), key=lambda kv: -kv[1])
@@ -76,7 +85,7 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
                 f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
             )
         lines.append(
-            "  (speedup and energy efficiency: baseline / PIM per generated token; "
-            "baselines model kernel overheads and achievable bandwidth, see --json)"
+            "  (speedup and energy efficiency: baseline / PIM per output token over the same "
+            "decode steps; baselines model kernel overheads and achievable bandwidth, see --json)"
         )
     return "\n".join(lines)

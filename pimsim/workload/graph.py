@@ -6,7 +6,13 @@ node lists its dependencies as indices into its own section, with two markers:
 - `INPUT`: the section's input (the previous layer's output, or the embedding output);
 - `PREV_STEP`: the same node in the previous step (used by `kv_write`: the KV cache of a layer
   is appended in token order, so a cache read at step t transitively waits for every write).
-- `PREV_HEAD`: the LM head of the previous step (a decode step embeds the token just sampled).
+- `PREV_HEAD`: the LM head of the previous step (a decode step embeds the token just sampled);
+- `prev_step(k)`: node k of the same section in the previous step (the new token's q.K^T reads
+  the key that the previous step's KV write stored).
+
+The score of a token against its own key needs no DRAM round trip (the ASIC has q and k), so
+q.K^T runs before the KV write and does not wait for it; softmax x V waits for it (the V
+column it may complete is read from DRAM).
 
 Parameters are attached to the node that reads them, so the parameter count comes from the
 graph (`params.count_parameters`).
@@ -22,6 +28,12 @@ from pimsim.workload.spec import ModelSpec
 INPUT = -1
 PREV_STEP = -2
 PREV_HEAD = -3
+PREV_STEP_BASE = -1000  # prev_step(k) = PREV_STEP_BASE - k
+
+
+def prev_step(node: int) -> int:
+    """Dependency marker: node `node` of this section in the previous step."""
+    return PREV_STEP_BASE - node
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,16 @@ def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
     else:
         qk = qkv
     attn_shape = dict(heads=h, kv_heads=kvh, d_head=dh, attention=True)
+    kv_index = qk + 2  # the KV write follows the score (checked below)
+    score = add(
+        GraphNode(
+            "attn_score",
+            "attn_score",
+            (qk, prev_step(kv_index)),
+            in_features=dh,
+            **attn_shape,
+        )
+    )
     kv = add(
         GraphNode(
             "kv_write",
@@ -172,7 +194,7 @@ def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
             **attn_shape,
         )
     )
-    score = add(GraphNode("attn_score", "attn_score", (qk, kv), in_features=dh, **attn_shape))
+    assert kv == kv_index
     prob = add(GraphNode("softmax", "softmax", (score,), **attn_shape))
     ctx = add(GraphNode("attn_value", "attn_value", (prob, kv), out_features=dh, **attn_shape))
     proj = add(_linear(spec, "attn_out", (ctx,), h * dh, d, bias))

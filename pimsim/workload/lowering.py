@@ -25,7 +25,14 @@ import pandas as pd
 
 from pimsim.errors import PimsimInputError
 from pimsim.workload.costs import op_costs
-from pimsim.workload.graph import INPUT, PREV_HEAD, PREV_STEP, GraphNode, build_graph
+from pimsim.workload.graph import (
+    INPUT,
+    PREV_HEAD,
+    PREV_STEP,
+    PREV_STEP_BASE,
+    GraphNode,
+    build_graph,
+)
 from pimsim.workload.params import qualified_name
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.table import KINDS, TRACE_SCHEMA, make_op_table
@@ -102,7 +109,8 @@ class _Names:
 @dataclass(frozen=True)
 class _Template:
     cols: dict[str, np.ndarray]  # per-op static columns of one step
-    deps: np.ndarray  # (n, width) local indices, PREV_STEP / PREV_HEAD markers, _NO_DEP
+    deps: np.ndarray  # (n, width) local indices, PREV_STEP / PREV_HEAD / PREV_STEP_BASE - k
+    # (node k of the previous step) markers, _NO_DEP
 
     @property
     def n(self) -> int:
@@ -127,6 +135,8 @@ def _template(spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool) 
                         local.append(PREV_HEAD)
                 elif d == PREV_STEP:
                     local.append(PREV_STEP)
+                elif d <= PREV_STEP_BASE:  # another node of this section, previous step
+                    local.append(PREV_STEP_BASE - (base + PREV_STEP_BASE - d))
                 else:
                     local.append(base + d)
             rows.append((layer, node, rows_m))
@@ -191,6 +201,8 @@ def _expand(
     pl = prev_len[:, None, None]
     deps = np.where(local >= 0, s + local, -1)
     deps = np.where(local == PREV_STEP, np.where(ps >= 0, ps + own, -1), deps)
+    other = local <= PREV_STEP_BASE  # a given node of the previous step
+    deps = np.where(other, np.where(ps >= 0, ps + (PREV_STEP_BASE - local), -1), deps)
     deps = np.where(local == PREV_HEAD, np.where(ps >= 0, ps + pl - 1, -1), deps)
     deps = deps.reshape(k * n, -1)
 
