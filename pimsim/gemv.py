@@ -120,7 +120,11 @@ def simulate_gemv(
     for segments in plan.segments_per_unit:
         if exact or segments not in cache:
             cache[segments] = model.run_gemv(
-                plan.chunks, segments, log_capacity=log_capacity, fast=not exact
+                plan.chunks,
+                segments,
+                log_capacity=log_capacity,
+                fast=not exact,
+                group=hw.pim.result_registers if hw.pim.result_registers > 1 else 0,
             )
         runs.append(cache[segments])
     cycles = max(run.end_cycle for run in runs)

@@ -492,7 +492,7 @@ def _at_refresh_due(hw, log: list[tuple], i: int) -> bool:
     done = sum(1 for j in range(i) if log[j][1] == own)
     if cmd == own:
         return t == (done + 1) * _interval(hw)
-    if cmd in ("PRE", "PRE4", "PREA") and i + 1 < len(log) and log[i + 1][1] == own:
+    if cmd in ("PRE", "PRE4", "PREA") and (i + 1 == len(log) or log[i + 1][1] == own):
         return t == (done + 1) * _interval(hw)
     return False
 
@@ -800,3 +800,30 @@ def test_tight_accepts_commands_at_release_cycles():
     rows = [(0, "WRGB", 0, 0, 0), (500, "WRGB", 0, 0, 0)]
     assert found(check_log(frame(rows), hw, tight=True)) == {(1, "not_tight", None)}
     assert check_log(frame(rows), hw, tight=True, releases=[500]) == []
+
+
+def test_rule_table_gaps_are_closed():
+    """Rules the table lacked before issue 10 (each case was accepted then)."""
+    aim = hw_of("gddr6_aim")
+    act = T(aim, "nRCDRDMAC")
+    # a read of a bank group right after a MAC16 there: MACs are column reads (nCCDL)
+    rows = [(0, "ACT16", 0, 2, 0), (act, "MAC16", 0, 2, 0), (act + 1, "RD", 1, 2, 0)]
+    assert found(check_log(frame(rows), aim)) >= {(2, "timing", "nCCDL")}
+    assert check_protocol(frame(rows), aim)
+    # a MAC right after a write to its bank group waits for the write data (tWTR_L)
+    wr = [(0, "ACT16", 0, 2, 0), (act, "WR", 1, 2, 0), (act + 2, "MAC16", 0, 2, 1)]
+    assert (2, "timing", "nCWL + nBL + nWTRL") in found(check_log(frame(wr), aim))
+    # nothing but no-ops during tRFC: not a result read, not a precharge
+    refi = T(aim, "nREFI")
+    for cmd in ("RDMAC", "PREA"):
+        inside = [(refi, "REFab", 0, 0, 0), (refi + 5, cmd, 0, 0, 0)]
+        assert found(check_log(frame(inside), aim)) == {(1, "timing", "nRFC")}
+    # RDMAC -> WRGB: read latency + burst + the 4-cycle bus bubble - WL_GB = 5 (AiM simulator)
+    turn = [(0, "RDMAC", 0, 0, 0), (4, "WRGB", 0, 0, 0)]
+    assert found(check_log(frame(turn), aim)) == {(1, "timing", "nCLREG + nBL + nRTW - nCWLGB")}
+    assert check_log(frame([(0, "RDMAC", 0, 0, 0), (5, "WRGB", 0, 0, 0)]), aim, tight=True) == []
+    # a multi-bank activate fills the four-activate window
+    wide = hw_of("gddr6_aim", "dram.timing.nFAW=100", "dram.timing.nRC=20", "dram.timing.nRAS=5")
+    acts = [(0, "ACT16", 0, 1, 0), (30, "PREA", 0, 0, 0), (90, "ACT", 0, 2, 0)]
+    violations = check_log(frame(acts), wide)
+    assert [v.rule.window for v in violations if v.kind == "timing"] == [4]

@@ -151,42 +151,35 @@ def test_out_dir_and_timeline(tmp_path):
     assert tracks >= {0, 1}  # PIM and vector activity
 
 
+@pytest.mark.parametrize("refresh", ["all_bank", "per_bank", "none"])
 @pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim"])
-def test_run_command_dump_passes_the_checker(tmp_path, capsys, config):
-    """Every channel's first commands of a gpt2-small run (150k in all): legal to the checker."""
-    from pimsim.dram.checker import check_log, read_command_log
+def test_run_command_dump_passes_both_checkers_tight(tmp_path, capsys, config, refresh):
+    """Every channel's first commands of a gpt2-small run (80k in all): legal to the rule-table
+    checker and to the protocol checker, and every command at its earliest legal cycle once
+    the operators' release cycles (ops.csv) are known."""
+    from pimsim.dram.checker import read_command_log
 
     dump = tmp_path / "cmds.csv"
-    out = tmp_path / "r.json"
-    per_channel = str(150_000 // load_hw(config).dram.channels)
-    assert (
-        main(
-            [
-                "run",
-                "--hw",
-                config,
-                "--model",
-                "gpt2-small",
-                "--gen-len",
-                "2",
-                "--dump-commands",
-                per_channel,
-                str(dump),
-                "--json",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    out = tmp_path / "run"
+    sets = ["--set", f"dram.refresh={refresh}"]
+    per_channel = str(80_000 // load_hw(config).dram.channels)
+    run = ["run", "--hw", config, "--model", "gpt2-small", "--gen-len", "2", *sets]
+    assert main([*run, "--dump-commands", per_channel, str(dump), "--out", str(out)]) == 0
     log = read_command_log(dump)
     hw = load_hw(config)
     assert set(log["channel"]) == set(range(hw.dram.channels))
-    assert {"ACT16", "MAC16", "WR", "WRGB", "RDMAC", "REFab"} <= set(log["cmd"])
-    assert check_log(log, hw) == []
+    expected = {"ACT16", "MAC16", "WR", "WRGB", "RDMAC"}
+    if refresh != "none":
+        expected.add("REFab" if refresh == "all_bank" else "REFpb")
+    assert expected <= set(log["cmd"])
+    capsys.readouterr()
+    check = ["check-log", str(dump), "--hw", config, *sets, "--tight"]
+    assert main([*check, "--ops", str(out / "ops.csv")]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"{len(log)} commands, 0 violations")
+    # without the release cycles, commands held back for their operator look late
+    assert main(check) == 1
+    assert "not_tight" in capsys.readouterr().out
     # logging does not change the timing
-    logged = json.loads(out.read_text())["pim"]["cycles"]
-    assert (
-        main(["run", "--hw", config, "--model", "gpt2-small", "--gen-len", "2", "--json", str(out)])
-        == 0
-    )
-    assert json.loads(out.read_text())["pim"]["cycles"] == logged
+    logged = json.loads((out / "report.json").read_text())["pim"]["cycles"]
+    assert main([*run, "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["pim"]["cycles"] == logged

@@ -47,13 +47,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"  capacity  {capacity / 2**30:.2f} GiB")
     if pim.enabled:
         units = dram.channels * org.banks // pim.banks_per_mac_unit
+        sums = "adder tree" if pim.adder_tree else "lane-wise results"
+        registers = (
+            f", {pim.result_registers} accumulators per unit (output-stationary)"
+            if pim.result_registers > 1
+            else ""
+        )
         print(
-            f"  pim       {units} MAC units x {pim.mac_lanes} {pim.dtype} lanes, "
-            f"{pim.banks_per_mac_unit} bank(s) per unit, global buffer {pim.global_buffer_bytes} B"
+            f"  pim       {units} MAC units x {pim.mac_lanes} {pim.dtype} lanes ({sums}), "
+            f"{pim.banks_per_mac_unit} bank(s) per unit, global buffer "
+            f"{pim.global_buffer_bytes} B{registers}"
         )
     else:
         print("  pim       disabled")
-    print(f"  asic      {hw.asic.clock_GHz} GHz")
+    tiles = hw.asic.reduction_tile_rows
+    streaming = f"partial sums in tiles of {tiles} DRAM row(s)" if tiles else "no tiles"
+    print(f"  asic      {hw.asic.clock_GHz} GHz, {streaming}")
     print(
         f"  timing    {len(dram.timing_cycles)} parameters, {len(dram.rules)} rules; sha256 "
         f"{hw.sha256[:16]}"

@@ -61,6 +61,7 @@ PIM_KEYS = (
     "banks_per_mac_unit",
     "global_buffer_bytes",
     "adder_tree",
+    "result_registers",
 )
 ASIC_FLOAT_KEYS = (
     "clock_GHz",
@@ -611,6 +612,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "pim.global_buffer_bytes",
         ),
         adder_tree=adder_tree,
+        result_registers=_int(pim_raw.get("result_registers", 1), file, "pim.result_registers"),
     )
     if pim.enabled and pim.mac_lanes < lanes_default:
         # a MAC unit narrower than a column access needs several passes per column: MAC
@@ -692,6 +694,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "banks_per_mac_unit": pim.banks_per_mac_unit,
             "global_buffer_bytes": pim.global_buffer_bytes,
             "adder_tree": pim.adder_tree,
+            "result_registers": pim.result_registers,
         },
         "dram_energy": ({k: getattr(dram.energy, k) for k in ENERGY_KEYS} if dram.energy else None),
         "asic": dict(asic_values),

@@ -107,6 +107,10 @@ class PimConfig:
     # an adder tree sums a unit's lanes into one result (AiM); without one (HBM-PIM's
     # lane-wise SIMD) every lane's partial sum is read out and the ASIC adds the lanes
     adder_tree: bool = True
+    # accumulator registers per MAC unit: with more than one, a weight VMM keeps that many
+    # output rows accumulating over every input chunk (output-stationary, HBM-PIM's GRF_B) and
+    # reads their results once; with one (AiM), results are read after every chunk
+    result_registers: int = 1
 
     @property
     def dtype_bytes(self) -> int:

@@ -157,13 +157,35 @@ class ChannelModel:
         row_base: int = 0,
         tile_rows: int = 0,
         tiles: int = 0,
+        group: int = 0,
     ) -> ChannelRun:
         """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command.
         The fast paths switch themselves off while the command log still has room. With
-        `tile_rows` > 0, `ChannelRun.tile_end` holds (chunks, tiles) completion cycles."""
+        `tile_rows` > 0, `ChannelRun.tile_end` holds (chunks, tiles) completion cycles.
+        `group` > 0: output-stationary (`kernel.run_gemv_grouped`), tiles are the groups."""
         state = self.new_state() if state is None else state
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
+        if group > 0:  # output-stationary: tile j is segment group j
+            tile_end = np.zeros(tiles if tile_rows > 0 else 0, dtype=np.int64)
+            end = kernel.run_gemv_grouped(
+                self.table,
+                state,
+                counters,
+                chunks,
+                int(row_base),
+                int(segments_per_unit),
+                int(group),
+                start,
+                int(fast),
+                tile_end,
+                log,
+                logn,
+            )
+            self.check_progress(end)
+            run = ChannelRun(int(end), counters, log[: logn[0]])
+            run.tile_end = tile_end.reshape(1, -1) if tile_rows > 0 else None
+            return run
         tile_end = np.zeros(len(chunks) * tiles if tile_rows > 0 else 0, dtype=np.int64)
         end = kernel.run_gemv(
             self.table,

@@ -529,9 +529,9 @@ class _ChannelChecker:
         if cmd == own:
             # (self.refreshes already counts this refresh when the refresh check ran)
             return t == self.refreshes * tb.interval
-        if cmd in _PRES:
+        if cmd in _PRES:  # (at the end of a truncated log the refresh may be cut off)
             following = self.next_index.get(i)
-            return t == due and following is not None and self.c.cmd[following] == own
+            return t == due and (following is None or self.c.cmd[following] == own)
         return False
 
     # -- effects ----------------------------------------------------------------------------

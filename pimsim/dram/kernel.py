@@ -811,6 +811,84 @@ def run_gemv(
     return st[tab[H_S_SC] + SC_END]
 
 
+@njit(cache=True)
+def run_gemv_grouped(
+    tab, st, ct, chunks, row_base, segments_per_unit, group, start, fast, tile_end, log, logn
+):
+    """All-bank PIM GEMV with `group` accumulator registers per MAC unit (output-stationary,
+    as Samsung's HBM-PIM kernel keeps 8 GRF_B registers): for each group of `group` segments,
+    every input chunk in turn is written into the global buffer and MACed into the group's
+    registers, and the group's results are read (RDMAC) once, after its last chunk.
+
+    Chunks must all feed the same outputs (a weight matrix cut along its input). Segment s of
+    a chunk lives where `run_gemv` puts it (row s // per_row of the chunk, slot and bank parity
+    from the rest). The buffer is rewritten for every (group, chunk) visit, except that a
+    single chunk stays in it. `tile_end[g]` (if sized) receives the cycle by which group g's
+    results are out. With `fast`, runs of identical commands are fast-forwarded (`burst`).
+    """
+    unit = tab[H_UNIT]
+    closed = tab[H_CLOSED]
+    end_index = tab[H_S_SC] + SC_END
+    n_chunks = chunks.shape[0]
+    groups = (segments_per_unit + group - 1) // group
+    for g in range(groups):
+        seg0 = g * group
+        seg1 = min(segments_per_unit, seg0 + group)
+        for k in range(n_chunks):
+            width, slots, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 3]
+            first_row = chunks[k, 2] + row_base
+            per_row = slots * unit
+            open_row(tab, st, ct, MAC16, seg0 % unit, first_row + seg0 // per_row, start, log, logn)
+            if st[tab[H_S_SC] + SC_STALLED]:
+                return -1
+            if g == 0 or n_chunks > 1:  # (one chunk stays in the buffer for every group)
+                c = 0
+                while c < width:
+                    if fast and c > 0:
+                        done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
+                        if done:
+                            c += done
+                            continue
+                    serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
+                    c += 1
+            for seg in range(seg0, seg1):
+                row = first_row + seg // per_row
+                rest = seg % per_row
+                slot, parity = rest // unit, rest % unit
+                last_in_row = seg == seg1 - 1 or (seg + 1) // per_row != seg // per_row
+                c = 0
+                while c < width:
+                    if fast and 0 < c < width - 1:
+                        done = burst(
+                            tab, st, ct, MAC16, parity, row, width - 1 - c, start, log, logn
+                        )
+                        if done:
+                            c += done
+                            continue
+                    close = closed and last_in_row and c == width - 1
+                    serve_column(
+                        tab, st, ct, MAC16, parity, row, slot * pitch + c, close, start, log, logn
+                    )
+                    if st[tab[H_S_SC] + SC_STALLED]:
+                        return -1
+                    c += 1
+        for _seg in range(seg0, seg1):  # the group's results, once all chunks are in
+            r = 0
+            while r < tab[H_RESULT_BURSTS]:
+                if fast and r > 0:
+                    done = burst(
+                        tab, st, ct, RDMAC, 0, -1, tab[H_RESULT_BURSTS] - r, start, log, logn
+                    )
+                    if done:
+                        r += done
+                        continue
+                serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
+                r += 1
+        if g < tile_end.shape[0]:
+            tile_end[g] = st[end_index]
+    return st[tab[H_S_SC] + SC_END]
+
+
 def empty_log(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """A command log buffer (cycle, cmd, bank, row, col) of `capacity` rows and its fill count."""
     return np.zeros((max(capacity, 0), 5), dtype=np.int64), np.zeros(1, dtype=np.int64)

@@ -246,23 +246,41 @@ class PimSystem:
             )
         else:
             tile_rows = self._tile_rows
-            self._tile_end = np.zeros(
-                len(program.chunks) * self._tiles if tile_rows > 0 else 0, dtype=np.int64
-            )
-            end = kernel.run_gemv(
-                table,
-                state,
-                counters,
-                program.chunks,
-                row_base,
-                program.segments,
-                start,
-                0 if self.exact else 1,
-                tile_rows,
-                self._tile_end,
-                log,
-                logn,
-            )
+            fast = 0 if self.exact else 1
+            if program.group_segments:
+                self._tile_end = np.zeros(self._tiles if tile_rows > 0 else 0, dtype=np.int64)
+                end = kernel.run_gemv_grouped(
+                    table,
+                    state,
+                    counters,
+                    program.chunks,
+                    row_base,
+                    program.segments,
+                    program.group_segments,
+                    start,
+                    fast,
+                    self._tile_end,
+                    log,
+                    logn,
+                )
+            else:
+                self._tile_end = np.zeros(
+                    len(program.chunks) * self._tiles if tile_rows > 0 else 0, dtype=np.int64
+                )
+                end = kernel.run_gemv(
+                    table,
+                    state,
+                    counters,
+                    program.chunks,
+                    row_base,
+                    program.segments,
+                    start,
+                    fast,
+                    tile_rows,
+                    self._tile_end,
+                    log,
+                    logn,
+                )
         if end < 0:
             self.model.check_progress(end)
         return counters

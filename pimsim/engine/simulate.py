@@ -188,11 +188,27 @@ class PimUnit:
         self.tile_end: dict[int, np.ndarray] = {}  # operator -> (chunks, tiles) ps, streamed
         self.dispatched: dict[int, simpy.Event] = {}  # for the vector unit's finishing work
         self.kind_counters: dict[str, np.ndarray] = {}
+        self._work: dict[int, OperatorWork] = {}  # planned operators (overlap mode)
         self.token_counters = np.zeros((max(run.tokens, default=0) + 1, N_COUNTERS), np.int64)
 
     def work_of(self, i: int) -> OperatorWork:
-        r = self.run
-        return self.works.of(r.kinds[i], r.layers[i], r.weights[i], r.contexts[i], r.ms[i])
+        work = self._work.get(i)
+        if work is None:
+            r = self.run
+            work = self.works.of(r.kinds[i], r.layers[i], r.weights[i], r.contexts[i], r.ms[i])
+        return work
+
+    def plan(self, order: list[int]) -> list[int]:
+        """Look up every operator's work once; returns those the vector unit finishes."""
+        r, works = self.run, self.works
+        finishing = []
+        for i in order:
+            work = self._work[i] = works.of(
+                r.kinds[i], r.layers[i], r.weights[i], r.contexts[i], r.ms[i]
+            )
+            if self.needs_vector(work):
+                finishing.append(i)
+        return finishing
 
     def issue(self, i: int, work: OperatorWork) -> int:
         """Hand operator i to the channels now; returns when its PIM part ends (ps)."""
@@ -211,7 +227,7 @@ class PimUnit:
             run = self.pim.run(
                 work.programs,
                 cycle,
-                work.row_base,
+                self.works.row_base_of(r.kinds[i], r.layers[i]),
                 stream.tile_rows if stream else 0,
                 stream.tiles if stream else 0,
             )
@@ -259,6 +275,7 @@ class VectorUnit:
 
     def __init__(self, run: _Run, pim_unit: PimUnit) -> None:
         self.run, self.pim_unit = run, pim_unit
+        self._stream_cache: dict[tuple, tuple[int, int]] = {}
 
     def finishing_times(self, i: int, work: OperatorWork, free: int) -> tuple[int, int, int]:
         """(start, end, hidden ps) of PIM operator i's finishing work, the vector unit being
@@ -270,10 +287,23 @@ class VectorUnit:
         if stream is None or i not in self.pim_unit.tile_end:
             begin = max(free, pim_end)
             return begin, begin + work.finish_ps, 0
-        ready = self.pim_unit.tile_end.pop(i).ravel()[stream.index]
+        # when the passes could end, relative to the DRAM start: the same for every operator
+        # whose channels did the same (the memo's results), so it is cached on those times
+        dram_start = r.dram_start[i]
+        relative = self.pim_unit.tile_end.pop(i).ravel()[stream.index] - dram_start
+        key = (id(stream), relative.tobytes())
+        found = self._stream_cache.get(key)
+        if found is None:
+            if len(self._stream_cache) > 50_000:
+                self._stream_cache.clear()
+            found = self._stream_cache[key] = (
+                int((relative + stream.suffix_ps).max()),
+                int(relative[0]),
+            )
+        latest, first = found
         total = stream.total_ps
-        done = max(free + total, int((ready + stream.suffix_ps).max()))
-        exposed_from = max(pim_end, int(ready[0]), free)
+        done = max(free + total, dram_start + latest)
+        exposed_from = max(pim_end, dram_start + first, free)
         return exposed_from, done, total - (done - exposed_from)
 
     def process(self, order: list[int]):
@@ -389,7 +419,7 @@ def simulate(
         env.process(_serial_process(run, pim))
     else:
         pim_ops = np.flatnonzero(run.unit == UNIT_PIM).tolist()
-        finishing = {i for i in pim_ops if pim.needs_vector(pim.work_of(i))}
+        finishing = set(pim.plan(pim_ops))
         vector_ops = [i for i in range(run.n) if run.unit[i] == UNIT_VECTOR or i in finishing]
         env.process(pim.process(pim_ops))
         env.process(VectorUnit(run, pim).process(vector_ops))

@@ -48,8 +48,8 @@ class Streaming:
 class OperatorWork:
     """One PIM operator: its channel programs and the ASIC work around them."""
 
-    programs: list[ChannelProgram]
-    row_base: int
+    programs: list[ChannelProgram]  # rows relative to `OperatorWorks.row_base_of`
+    row_base: int  # (0: see OperatorWorks.row_base_of)
     active: bool  # some channel has a program
     finish_ps: int  # ASIC time after the PIM part (summing partial results), not streamed
     lane_ops: int  # ASIC lane operations of all its ASIC work (the same when streamed)
@@ -75,6 +75,7 @@ class OperatorWorks:
         self.cycle_ps = hw.asic.cycle_ps
         self._weights: dict[tuple[str, int], OperatorWork] = {}
         self._kv: dict[tuple, OperatorWork] = {}
+        self._row_bases = [kv.row_base for kv in mapping.kv]
 
     def of(self, kind: str, layer: int, weight: str, context: int, m: int) -> OperatorWork:
         if kind in ("vmm", "gemm"):
@@ -83,13 +84,19 @@ class OperatorWorks:
             if found is None:
                 found = self._weights[(weight, rows)] = self._weight(weight, rows)
             return found
-        key = (kind, layer, context, m)
+        # every layer's KV region has the same shape: one program set for all layers, its
+        # rows relative to the layer's row base (`row_base_of`)
+        key = (kind, context, m)
         found = self._kv.get(key)
         if found is None:
-            if len(self._kv) > 256:  # contexts only grow
+            if len(self._kv) > 64:  # contexts only grow
                 self._kv.clear()
-            found = self._kv[key] = self._attention(kind, layer, context, m)
+            found = self._kv[key] = self._attention(kind, context, m)
         return found
+
+    def row_base_of(self, kind: str, layer: int) -> int:
+        """The row every program of an operator is relative to."""
+        return 0 if kind in ("vmm", "gemm") else self._row_bases[layer]
 
     # -- weights -----------------------------------------------------------------------------
 
@@ -102,7 +109,10 @@ class OperatorWorks:
                 key="weight",
             )
         active = any(not p.is_empty for p in layout.programs)
-        values = layout.partials * self.lane_values
+        grouped = any(p.group_segments for p in layout.programs)
+        # results per output: one per chunk (read after each), or one for all of them when
+        # the unit's registers accumulate over the chunks; one per lane without an adder tree
+        values = (1 if grouped else layout.partials) * self.lane_values
         cycles, ops = self._reduction(values, layout.out_features * rows)
         streamed = self.stream and active and rows == 1
         streaming = self._streaming(layout) if streamed else None
@@ -113,6 +123,8 @@ class OperatorWorks:
         geo = self.mapping.geo
         tile_rows = self.hw.asic.reduction_tile_rows
         programs = [p for p in layout.programs if not p.is_empty]
+        if programs[0].group_segments:
+            return self._grouped_streaming(layout, programs, tile_rows)
         chunks = programs[0].chunks
         per_row = chunks[:, 1] * geo.banks_per_unit  # segments of a unit per DRAM row, by chunk
         most = max(p.segments for p in programs)
@@ -139,10 +151,34 @@ class OperatorWorks:
         suffix = np.cumsum(times[::-1])[::-1].copy()
         return Streaming(tile_rows, tiles, np.array(index, dtype=np.int64), times, suffix)
 
+    def _grouped_streaming(self, layout, programs, tile_rows: int) -> Streaming | None:
+        """Output-stationary weights: group j's results are final when read; the ASIC adds
+        their lanes (no adder tree) while the channels work on the next group."""
+        geo = self.mapping.geo
+        group = programs[0].group_segments
+        tiles = math.ceil(max(p.segments for p in programs) / group)
+        outputs = split_even(layout.out_features, geo.channels)
+        per_tile = group * geo.units
+        pass_ps, index = [], []
+        for j in range(tiles):
+            covered = sum(min(max(n - j * per_tile, 0), per_tile) for n in outputs)
+            adds = covered * (self.lane_values - 1)
+            if adds > 0:
+                cycles = self.hw.asic.pipeline_latency_cycles + math.ceil(
+                    adds / self.hw.asic.vector_lanes
+                )
+                pass_ps.append(cycles * self.cycle_ps)
+                index.append(j)
+        if not pass_ps:
+            return None
+        times = np.array(pass_ps, dtype=np.int64)
+        suffix = np.cumsum(times[::-1])[::-1].copy()
+        return Streaming(max(tile_rows, 1), tiles, np.array(index, dtype=np.int64), times, suffix)
+
     # -- attention and KV-cache writes -------------------------------------------------------
 
-    def _attention(self, kind: str, layer: int, context: int, m: int) -> OperatorWork:
-        kv = self.mapping.kv[layer]
+    def _attention(self, kind: str, context: int, m: int) -> OperatorWork:
+        kv = self.mapping.kv[0]  # (every layer's programs are the same relative to its rows)
         if kind == "attn_score":
             # one token: the scores against the keys already in DRAM, plus its own key on the
             # ASIC (q . k for each head: d_head multiply-adds); batched rows read all of them
@@ -172,7 +208,7 @@ class OperatorWorks:
         active = any(not p.is_empty for p in programs)
         return OperatorWork(
             programs,
-            kv.row_base,
+            0,
             active,
             cycles * self.cycle_ps,
             ops + held_ops,

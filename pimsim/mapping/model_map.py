@@ -268,7 +268,10 @@ def matrix_programs(
     shared: dict[int, ChannelProgram] = {}  # one object per distinct program (cached keys)
     for n in per_channel:
         if n and n not in shared:
-            shared[n] = ChannelProgram(chunks, math.ceil(n / geo.units), reusable=True)
+            group = geo.result_registers if geo.result_registers > 1 else 0
+            shared[n] = ChannelProgram(
+                chunks, math.ceil(n / geo.units), reusable=True, group_segments=group
+            )
     return [shared[n] if n else EMPTY for n in per_channel], rows
 
 

@@ -67,7 +67,9 @@ class LayoutCoster:
                 continue
             key = program.key
             if key not in self.cache:
-                run = self.model.run_gemv(program.chunks, program.segments)
+                run = self.model.run_gemv(
+                    program.chunks, program.segments, group=program.group_segments
+                )
                 self.cache[key] = run.end_cycle
             worst = max(worst, self.cache[key])
         return worst

@@ -31,6 +31,7 @@ class Geometry:
     elems_per_column: int  # operand elements per column access
     gb_columns: int  # global-buffer capacity in columns
     rows: int  # rows per bank
+    result_registers: int = 1  # accumulators per MAC unit (> 1: output-stationary weights)
 
     @classmethod
     def of(cls, hw: HardwareConfig) -> Geometry:
@@ -44,6 +45,7 @@ class Geometry:
             elems_per_column=org.access_bytes // pim.dtype_bytes,
             gb_columns=max(1, min(org.columns, pim.global_buffer_bytes // org.access_bytes)),
             rows=org.rows,
+            result_registers=pim.result_registers,
         )
 
     def width_of(self, elems: int) -> int:
@@ -72,13 +74,16 @@ class ChannelProgram:
     segments: int = 0
     requests: np.ndarray | None = field(default=None, repr=False)  # (cmd, bank, row, col, close)
     reusable: bool = False  # run many times (weights): worth memoising its results
+    # > 0: output-stationary GEMV, this many segments per unit accumulate over every chunk in
+    # the unit's registers before their results are read (`kernel.run_gemv_grouped`)
+    group_segments: int = 0
 
     @cached_property
     def key(self) -> tuple:
         """Identity of the program: channels with equal keys and equal states stay equal."""
         if self.requests is not None:
             return ("req", self.requests.tobytes())
-        return ("gemv", self.segments, self.chunks.tobytes())
+        return ("gemv", self.segments, self.group_segments, self.chunks.tobytes())
 
     @cached_property
     def closes_all_first(self) -> bool:
@@ -100,7 +105,8 @@ class ChannelProgram:
         by a row offset (the same matrix shape in another layer)."""
         rel = self.chunks.copy()
         rel[:, 2] -= self.first_row
-        return self.segments.to_bytes(8, "little") + rel.tobytes()
+        head = self.segments.to_bytes(8, "little") + self.group_segments.to_bytes(4, "little")
+        return head + rel.tobytes()
 
     @cached_property
     def is_empty(self) -> bool:
