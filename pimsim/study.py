@@ -64,13 +64,20 @@ def result_row(
         "gen_len": gen_len,
         "mode": mode,
         "pim_latency_s_per_token": pim["latency_s_per_token"],
+        "pim_ttft_s": pim["ttft_s"],
+        "pim_tpot_p50_s": pim["tpot_p50_s"],
+        "pim_tpot_p99_s": pim["tpot_p99_s"],
         "pim_energy_j_per_token": pim["energy_j_per_token"],
         "pim_tokens_per_s": pim["tokens_per_s"],
         "pim_row_hit_rate": pim["row_hit_rate"],
         "pim_busy_s": pim["bounds"]["pim_busy_s"],
         "layout_bound_s": pim["bounds"]["layout_bound_s"],
         "bandwidth_bound_s": pim["bounds"]["bandwidth_bound_s"],
+        "asic_busy_s": pim["overlap"]["asic_busy_s"],
+        "asic_hidden_s": pim["overlap"]["asic_hidden_s"],
     }
+    for unit, seconds in pim["time_by_unit_s"].items():
+        row[f"time_{unit}_s"] = seconds
     for kind, seconds in sorted(pim["latency_breakdown_s"].items()):
         row[f"latency_{kind}_s"] = seconds
     for part, joules in sorted(pim["energy_breakdown_j"].items()):

@@ -139,14 +139,14 @@ def test_breakdown_figure(tmp_path, compare_rows, absolute):
     top_legend = {t.get_text() for t in top.get_legend().get_texts()}
     assert set(nonzero_kinds) <= top_legend and "embed" not in top_legend
     if absolute:
-        assert top.get_ylabel().startswith("operator time per token (")
+        assert top.get_ylabel().startswith("run time / generated tokens (")
         assert bottom.get_ylabel().startswith("energy per token (")
         # the energy stack adds up to the reported energy per token
         factor = {"m": 1e3, "µ": 1e6}[bottom.get_ylabel().split("(")[1][0]]
         totals = np.sum([[p.get_height() for p in c.patches] for c in _bars(bottom)], axis=0)
         assert totals == pytest.approx(compare_rows["pim_energy_j_per_token"] * factor)
     else:
-        assert top.get_ylabel() == "share of summed operator time (%)"
+        assert top.get_ylabel() == "share of the run's time (%)"
         assert bottom.get_ylabel() == "share of PIM energy (%)"
         totals = np.sum([[p.get_height() for p in c.patches] for c in _bars(top)], axis=0)
         assert totals == pytest.approx([100.0] * len(compare_rows))

@@ -34,6 +34,8 @@ KIND_ORDER = (
     "gelu",
     "add",
     "embed",
+    "pim_issue",
+    "idle",
 )
 COMPONENT_ORDER = (
     "pim_mac",
@@ -64,10 +66,11 @@ def plot_breakdown(
 ) -> Figure:
     """Two panels of stacked bars, one bar per model.
 
-    Top: PIM operator time by op kind (`latency_<kind>_s`), as a percentage of the summed
-    operator time, or with `absolute=True` in time per generated token (the sum over the run
-    divided by `gen_len`; operators overlap in overlap mode, so a stack can exceed the
-    wall-clock latency per token, drawn as a black tick). Bottom: PIM energy by component
+    Top: the run's time by category (`latency_<kind>_s`: every picosecond of the run is
+    given to one category, see `pimsim.engine.accounting`, so a stack is the whole run), as a
+    percentage, or with `absolute=True` divided by `gen_len` (the decode steps' time per output
+    token is drawn as a black tick; the first token's step includes the prompt, so a stack
+    can differ from it). Bottom: PIM energy by component
     (`energy_<component>_j`), as a percentage, or with `absolute=True` apportioned to the
     reported energy per generated token. Kinds / components that are zero everywhere are left out.
     """
@@ -110,14 +113,14 @@ def plot_breakdown(
                     markersize=22,
                     markeredgewidth=2,
                     color="black",
-                    label="wall-clock latency / token",
+                    label="time per output token (decode)",
                 )
-            top.set_ylabel(f"operator time per token ({unit})")
+            top.set_ylabel(f"run time / generated tokens ({unit})")
         else:
             _stack(top, models, _percent(lat), lat_cols, "latency")
-            top.set_ylabel("share of summed operator time (%)")
+            top.set_ylabel("share of the run's time (%)")
             top.set_ylim(0, 100)
-        top.set_title("PIM latency by operator kind")
+        top.set_title("PIM run time by category (each picosecond once)")
         _legend(top)
 
         energy = _matrix(rows, en_cols)
