@@ -154,7 +154,7 @@ def test_out_dir_and_timeline(tmp_path):
 @pytest.mark.parametrize("refresh", ["all_bank", "per_bank", "none"])
 @pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim"])
 def test_run_command_dump_passes_both_checkers_tight(tmp_path, capsys, config, refresh):
-    """Every channel's first commands of a gpt2-small run (80k in all): legal to the rule-table
+    """Every channel's first commands of a gpt2-small run (40k in all): legal to the rule-table
     checker and to the protocol checker, and every command at its earliest legal cycle once
     the operators' release cycles (ops.csv) are known."""
     from pimsim.dram.checker import read_command_log
@@ -162,7 +162,7 @@ def test_run_command_dump_passes_both_checkers_tight(tmp_path, capsys, config, r
     dump = tmp_path / "cmds.csv"
     out = tmp_path / "run"
     sets = ["--set", f"dram.refresh={refresh}"]
-    per_channel = str(80_000 // load_hw(config).dram.channels)
+    per_channel = str(40_000 // load_hw(config).dram.channels)
     run = ["run", "--hw", config, "--model", "gpt2-small", "--gen-len", "2", *sets]
     assert main([*run, "--dump-commands", per_channel, str(dump), "--out", str(out)]) == 0
     log = read_command_log(dump)

@@ -166,45 +166,23 @@ class ChannelModel:
         state = self.new_state() if state is None else state
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
-        if group > 0:  # output-stationary: tile j is segment group j
-            tile_end = np.zeros(tiles if tile_rows > 0 else 0, dtype=np.int64)
-            end = kernel.run_gemv_grouped(
-                self.table,
-                state,
-                counters,
-                chunks,
-                int(row_base),
-                int(segments_per_unit),
-                int(group),
-                start,
-                int(fast),
-                tile_end,
-                log,
-                logn,
-            )
-            self.check_progress(end)
-            run = ChannelRun(int(end), counters, log[: logn[0]])
-            run.tile_end = tile_end.reshape(1, -1) if tile_rows > 0 else None
-            return run
-        tile_end = np.zeros(len(chunks) * tiles if tile_rows > 0 else 0, dtype=np.int64)
-        end = kernel.run_gemv(
+        end, tile_end = kernel.gemv_program(
             self.table,
             state,
             counters,
             chunks,
             int(row_base),
             int(segments_per_unit),
+            int(group),
             start,
             int(fast),
             int(tile_rows),
-            tile_end,
+            int(tiles),
             log,
             logn,
         )
         self.check_progress(end)
-        run = ChannelRun(int(end), counters, log[: logn[0]])
-        run.tile_end = tile_end.reshape(len(chunks), -1) if tile_rows > 0 else None
-        return run
+        return ChannelRun(end, counters, log[: logn[0]], tile_end)
 
     def check_progress(self, end: int) -> None:
         if end < 0:

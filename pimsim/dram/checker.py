@@ -245,6 +245,20 @@ class _Columns:
         return len(self.cycle)
 
 
+def violation_at(cols: _Columns, i: int, kind: str, message: str, **extra: Any) -> Violation:
+    """The `Violation` of log row i."""
+    return Violation(
+        index=i,
+        cycle=cols.cycle[i],
+        cmd=COMMAND_NAMES[cols.cmd[i]],
+        channel=cols.channel[i],
+        bank=cols.bank[i],
+        kind=kind,
+        message=message,
+        **extra,
+    )
+
+
 def _columns(log: Any) -> _Columns:
     names = _field_names(log)
     missing = [f for f in REQUIRED_FIELDS if f not in names]
@@ -308,19 +322,7 @@ class _ChannelChecker:
         self.prev_cycle: int | None = None
 
     def _add(self, i: int, kind: str, message: str, **extra: Any) -> None:
-        c = self.c
-        self.out.append(
-            Violation(
-                index=i,
-                cycle=c.cycle[i],
-                cmd=COMMAND_NAMES[c.cmd[i]],
-                channel=c.channel[i],
-                bank=c.bank[i],
-                kind=kind,
-                message=message,
-                **extra,
-            )
-        )
+        self.out.append(violation_at(self.c, i, kind, message, **extra))
 
     def run(self, indices: Sequence[int]) -> list[Violation]:
         self.next_index = dict(zip(indices[:-1], indices[1:], strict=True))

@@ -607,6 +607,54 @@ def _same_shape(chunks, a, b):
     )
 
 
+@njit(inline="always")
+def _fill_buffer(tab, st, ct, width, fast, start, log, logn):
+    """Write `width` columns of the input vector into the global buffer (WRGB each)."""
+    c = 0
+    while c < width:
+        if fast and c > 0:
+            done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
+            if done:
+                c += done
+                continue
+        serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
+        c += 1
+
+
+@njit(inline="always")
+def _mac_segment(tab, st, ct, parity, row, column0, width, close, fast, start, log, logn):
+    """`width` MAC16 commands of one segment (columns column0..), the last one closing the
+    row when `close` (closed page); returns False if refresh stalled the channel."""
+    c = 0
+    while c < width:
+        if fast and 0 < c < width - 1:
+            done = burst(tab, st, ct, MAC16, parity, row, width - 1 - c, start, log, logn)
+            if done:
+                c += done
+                continue
+        last = close and c == width - 1
+        serve_column(tab, st, ct, MAC16, parity, row, column0 + c, last, start, log, logn)
+        if st[tab[H_S_SC] + SC_STALLED]:
+            return False
+        c += 1
+    return True
+
+
+@njit(inline="always")
+def _read_results(tab, st, ct, fast, start, log, logn):
+    """Read one segment step's results: RDMAC bursts (one per lane group without an adder
+    tree)."""
+    r = 0
+    while r < tab[H_RESULT_BURSTS]:
+        if fast and r > 0:
+            done = burst(tab, st, ct, RDMAC, 0, -1, tab[H_RESULT_BURSTS] - r, start, log, logn)
+            if done:
+                r += done
+                continue
+        serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
+        r += 1
+
+
 @njit(cache=True)
 def run_gemv(
     tab, st, ct, chunks, row_base, segments_per_unit, start, fast, tile_rows, tile_end, log, logn
@@ -707,15 +755,7 @@ def run_gemv(
             open_row(tab, st, ct, MAC16, 0, first_row, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
-        c = 0
-        while c < width:
-            if fast and c > 0:
-                done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
-                if done:
-                    c += done
-                    continue
-            serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
-            c += 1
+        _fill_buffer(tab, st, ct, width, fast, start, log, logn)
         per_row = slots * unit
         seg = 0
         row = first_row
@@ -762,43 +802,12 @@ def run_gemv(
                 for parity in range(unit):
                     if seg >= segments_per_unit:
                         break
-                    c = 0
-                    while c < width:
-                        if fast and 0 < c < width - 1:
-                            done = burst(
-                                tab, st, ct, MAC16, parity, row, width - 1 - c, start, log, logn
-                            )
-                            if done:
-                                c += done
-                                continue
-                        close = closed and seg == last_seg_in_row and c == width - 1
-                        serve_column(
-                            tab, st, ct, MAC16, parity, row, s * pitch + c, close, start, log, logn
-                        )
-                        if st[tab[H_S_SC] + SC_STALLED]:
-                            return -1
-                        c += 1
-                    serve_plain(tab, st, ct, RDMAC, 0, -1, 0, start, log, logn)
-                    r = 1
-                    while r < tab[H_RESULT_BURSTS]:  # lane-wise units: one burst per lane group
-                        if fast:
-                            done = burst(
-                                tab,
-                                st,
-                                ct,
-                                RDMAC,
-                                0,
-                                -1,
-                                tab[H_RESULT_BURSTS] - r,
-                                start,
-                                log,
-                                logn,
-                            )
-                            if done:
-                                r += done
-                                continue
-                        serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
-                        r += 1
+                    close = closed and seg == last_seg_in_row
+                    if not _mac_segment(
+                        tab, st, ct, parity, row, s * pitch, width, close, fast, start, log, logn
+                    ):
+                        return -1
+                    _read_results(tab, st, ct, fast, start, log, logn)
                     seg += 1
             row += 1
             if n_tiles and (row - first_row) % tile_rows == 0:
@@ -842,51 +851,44 @@ def run_gemv_grouped(
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
             if g == 0 or n_chunks > 1:  # (one chunk stays in the buffer for every group)
-                c = 0
-                while c < width:
-                    if fast and c > 0:
-                        done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
-                        if done:
-                            c += done
-                            continue
-                    serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
-                    c += 1
+                _fill_buffer(tab, st, ct, width, fast, start, log, logn)
             for seg in range(seg0, seg1):
                 row = first_row + seg // per_row
                 rest = seg % per_row
                 slot, parity = rest // unit, rest % unit
                 last_in_row = seg == seg1 - 1 or (seg + 1) // per_row != seg // per_row
-                c = 0
-                while c < width:
-                    if fast and 0 < c < width - 1:
-                        done = burst(
-                            tab, st, ct, MAC16, parity, row, width - 1 - c, start, log, logn
-                        )
-                        if done:
-                            c += done
-                            continue
-                    close = closed and last_in_row and c == width - 1
-                    serve_column(
-                        tab, st, ct, MAC16, parity, row, slot * pitch + c, close, start, log, logn
-                    )
-                    if st[tab[H_S_SC] + SC_STALLED]:
-                        return -1
-                    c += 1
+                close = closed and last_in_row
+                if not _mac_segment(
+                    tab, st, ct, parity, row, slot * pitch, width, close, fast, start, log, logn
+                ):
+                    return -1
         for _seg in range(seg0, seg1):  # the group's results, once all chunks are in
-            r = 0
-            while r < tab[H_RESULT_BURSTS]:
-                if fast and r > 0:
-                    done = burst(
-                        tab, st, ct, RDMAC, 0, -1, tab[H_RESULT_BURSTS] - r, start, log, logn
-                    )
-                    if done:
-                        r += done
-                        continue
-                serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
-                r += 1
+            _read_results(tab, st, ct, fast, start, log, logn)
         if g < tile_end.shape[0]:
             tile_end[g] = st[end_index]
     return st[tab[H_S_SC] + SC_END]
+
+
+def gemv_program(
+    tab, st, ct, chunks, row_base, segments, group, start, fast, tile_rows, tiles, log, logn
+) -> tuple[int, np.ndarray | None]:
+    """Run a GEMV program with the kernel its form needs (`group` > 0: output-stationary);
+    returns (end cycle or a negative stall code, completion cycle of each output tile as a
+    (chunks, tiles) array, or None without `tile_rows`). Tiles of an output-stationary GEMV
+    are its segment groups (one row of the array)."""
+    if group > 0:
+        tile_end = np.zeros(tiles if tile_rows > 0 else 0, dtype=np.int64)
+        end = run_gemv_grouped(
+            tab, st, ct, chunks, row_base, segments, group, start, fast, tile_end, log, logn
+        )
+        shape = (1, -1)
+    else:
+        tile_end = np.zeros(len(chunks) * tiles if tile_rows > 0 else 0, dtype=np.int64)
+        end = run_gemv(
+            tab, st, ct, chunks, row_base, segments, start, fast, tile_rows, tile_end, log, logn
+        )
+        shape = (len(chunks), -1)
+    return int(end), (tile_end.reshape(shape) if tile_rows > 0 else None)
 
 
 def empty_log(capacity: int) -> tuple[np.ndarray, np.ndarray]:

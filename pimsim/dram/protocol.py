@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.checker import Violation, _columns
-from pimsim.dram.commands import COMMAND_NAMES, Cmd
+from pimsim.dram.checker import Violation, _columns, violation_at
+from pimsim.dram.commands import Cmd
 
 __all__ = ["PROTOCOL_KINDS", "check_protocol"]
 
@@ -167,19 +167,7 @@ class _Channel:
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _add(self, i: int, kind: str, message: str, required: int | None = None) -> None:
-        c = self.cols
-        self.out.append(
-            Violation(
-                index=i,
-                cycle=c.cycle[i],
-                cmd=COMMAND_NAMES[c.cmd[i]],
-                channel=c.channel[i],
-                bank=c.bank[i],
-                kind=kind,
-                message=message,
-                required_cycle=required,
-            )
-        )
+        self.out.append(violation_at(self.cols, i, kind, message, required_cycle=required))
 
     def targets(self, cmd: Cmd, bank: int) -> list[int]:
         if cmd in (Cmd.ACT, Cmd.PRE, Cmd.RD, Cmd.WR, Cmd.MAC, Cmd.REFpb):

@@ -93,7 +93,8 @@ class PimSystem:
         self._last_index = sc + SC_LAST
         self._refresh = hw.dram.refresh != "none"
         self._tile_rows, self._tiles = 0, 0  # output tiles asked for by the running operator
-        self._tile_end = np.zeros(0, dtype=np.int64)  # of the last program run
+        self._no_tiles = np.zeros(0, dtype=np.int64)
+        self._tile_end = self._no_tiles  # of the last GEMV program run
 
     def run(
         self,
@@ -245,42 +246,22 @@ class PimSystem:
                 table, state, counters, program.requests, row_base, start, log, logn
             )
         else:
-            tile_rows = self._tile_rows
-            fast = 0 if self.exact else 1
-            if program.group_segments:
-                self._tile_end = np.zeros(self._tiles if tile_rows > 0 else 0, dtype=np.int64)
-                end = kernel.run_gemv_grouped(
-                    table,
-                    state,
-                    counters,
-                    program.chunks,
-                    row_base,
-                    program.segments,
-                    program.group_segments,
-                    start,
-                    fast,
-                    self._tile_end,
-                    log,
-                    logn,
-                )
-            else:
-                self._tile_end = np.zeros(
-                    len(program.chunks) * self._tiles if tile_rows > 0 else 0, dtype=np.int64
-                )
-                end = kernel.run_gemv(
-                    table,
-                    state,
-                    counters,
-                    program.chunks,
-                    row_base,
-                    program.segments,
-                    start,
-                    fast,
-                    tile_rows,
-                    self._tile_end,
-                    log,
-                    logn,
-                )
+            end, tiles = kernel.gemv_program(
+                table,
+                state,
+                counters,
+                program.chunks,
+                row_base,
+                program.segments,
+                program.group_segments,
+                start,
+                0 if self.exact else 1,
+                self._tile_rows,
+                self._tiles,
+                log,
+                logn,
+            )
+            self._tile_end = tiles.ravel() if tiles is not None else self._no_tiles
         if end < 0:
             self.model.check_progress(end)
         return counters

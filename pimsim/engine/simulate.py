@@ -159,6 +159,12 @@ class _Run:
             return None
         return pending[0] if len(pending) == 1 else self.env.all_of(pending)
 
+    def inputs(self, i: int):
+        """Wait until operator i's inputs are ready (a process step)."""
+        waiting = self.wait_for(i)
+        if waiting is not None:
+            yield waiting
+
     def finish(self, i: int) -> None:
         now = self.env.now
         self.end[i] = now
@@ -170,6 +176,20 @@ class _Run:
             event.succeed()
         if self.bar is not None:
             self.bar.update(1)
+
+    def vector_op(self, i: int):
+        """Run vector operator i on the vector unit from now (a process step)."""
+        begin = self.start[i] = self.env.now
+        yield self.env.timeout(self.vector_ps[i])
+        self.asic_start[i], self.asic_end[i] = begin, self.env.now
+        self.asic_busy[i] = self.env.now - begin
+        self.log(i, "vector", begin, self.env.now)
+
+    def link_op(self, i: int):
+        """Fetch embedding operator i's row over the link from now (a process step)."""
+        self.start[i] = self.env.now
+        yield self.env.timeout(self.link_ps[i])
+        self.log(i, "link", self.start[i], self.env.now)
 
     def log(self, i: int, unit_name: str, t0: int, t1: int) -> None:
         if self.tokens[i] < self.timeline_tokens and t1 > t0:
@@ -252,9 +272,7 @@ class PimUnit:
     def process(self, order: list[int]):
         r, env = self.run, self.run.env
         for i in order:
-            waiting = r.wait_for(i)
-            if waiting is not None:
-                yield waiting
+            yield from r.inputs(i)
             work = self.work_of(i)
             pim_end = self.issue(i, work)
             if self.needs_vector(work):
@@ -331,14 +349,8 @@ class VectorUnit:
                 r.asic_hidden[i] = hidden
                 r.finish(i)
                 continue
-            waiting = r.wait_for(i)
-            if waiting is not None:
-                yield waiting
-            begin = r.start[i] = env.now
-            yield env.timeout(r.vector_ps[i])
-            r.asic_start[i], r.asic_end[i] = begin, env.now
-            r.asic_busy[i] = env.now - begin
-            r.log(i, "vector", begin, env.now)
+            yield from r.inputs(i)
+            yield from r.vector_op(i)
             r.finish(i)
 
 
@@ -349,14 +361,10 @@ class LinkUnit:
         self.run = run
 
     def process(self, order: list[int]):
-        r, env = self.run, self.run.env
+        r = self.run
         for i in order:
-            waiting = r.wait_for(i)
-            if waiting is not None:
-                yield waiting
-            r.start[i] = env.now
-            yield env.timeout(r.link_ps[i])
-            r.log(i, "link", r.start[i], env.now)
+            yield from r.inputs(i)
+            yield from r.link_op(i)
             r.finish(i)
 
 
@@ -376,15 +384,9 @@ def _serial_process(run: _Run, pim: PimUnit):
                 run.asic_busy[i] = work.asic_ps
                 run.log(i, "vector", begin, env.now)
         elif unit == UNIT_VECTOR:
-            begin = run.start[i] = env.now
-            yield env.timeout(run.vector_ps[i])
-            run.asic_start[i], run.asic_end[i] = begin, env.now
-            run.asic_busy[i] = env.now - begin
-            run.log(i, "vector", begin, env.now)
+            yield from run.vector_op(i)
         else:
-            run.start[i] = env.now
-            yield env.timeout(run.link_ps[i])
-            run.log(i, "link", run.start[i], env.now)
+            yield from run.link_op(i)
         run.finish(i)
 
 
