@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "pimsim.commands.list_cmd",
     "pimsim.commands.check_config",
     "pimsim.commands.check_log",
+    "pimsim.commands.replay",
+    "pimsim.commands.validate",
 )
 
 

@@ -16,12 +16,21 @@ def full_report(
     cpu: str | None,
     exact: bool,
     mapping_summary: dict | None = None,
+    baseline_overrides: dict[str, dict] | None = None,
 ) -> dict[str, Any]:
     """The pimsim.report.v1 dictionary of a simulated run, baselines included."""
     from pimsim.baselines import baselines_report
     from pimsim.report.build import build_report
 
-    baselines = baselines_report(prepared.table, gpu=gpu, cpu=cpu, prompt_len=prepared.prompt_len)
+    overrides = baseline_overrides or {}
+    baselines = baselines_report(
+        prepared.table,
+        gpu=gpu,
+        cpu=cpu,
+        prompt_len=prepared.prompt_len,
+        gpu_overrides=overrides.get("gpu"),
+        cpu_overrides=overrides.get("cpu"),
+    )
     return build_report(
         hw,
         prepared.spec,
@@ -44,6 +53,7 @@ def result_row(
     mode: str = "overlap",
     gpu: str | None = None,
     cpu: str | None = None,
+    baseline_overrides: dict[str, dict] | None = None,
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns."""
@@ -52,7 +62,9 @@ def result_row(
 
     prepared = prepare_run(hw, model=model, prompt_len=prompt_len, gen_len=gen_len)
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode)
-    report = full_report(hw, prepared, sim, gpu=gpu, cpu=cpu, exact=False)
+    report = full_report(
+        hw, prepared, sim, gpu=gpu, cpu=cpu, exact=False, baseline_overrides=baseline_overrides
+    )
     baselines = report["baselines"]
     pim = report["pim"]
     row: dict[str, Any] = {
@@ -85,6 +97,7 @@ def result_row(
     for key in ("gpu", "cpu"):
         base = baselines[key]
         row[f"{key}_name"] = base["name"]
+        row[f"{key}_runtime"] = base["runtime"]
         row[f"{key}_latency_s_per_token"] = base["latency_s_per_token"]
         row[f"{key}_energy_j_per_token"] = base["energy_j_per_token"]
         row[f"speedup_{key}"] = report["speedup"][key]

@@ -12,7 +12,7 @@ from pimsim.cli import main
 from pimsim.errors import PimsimInputError
 
 GPUS = ["T4", "A100-SXM-80GB", "H100-SXM", "H200-SXM", "RTX-4090"]
-CPUS = ["Xeon-Gold-6154", "EPYC-7763"]
+CPUS = ["Xeon-Gold-6154", "EPYC-7763", "Dev-Xeon-2vCPU"]
 
 
 def test_shipped_presets_and_defaults():
@@ -57,7 +57,7 @@ def test_unknown_name_lists_the_known_ones():
 def test_overrides_replace_values_and_are_checked():
     slow = load_device("gpu", "T4", {"kernel_launch_overhead_us": 20, "idle_W": 10})
     assert (slow.overhead_us, slow.idle_W) == (20.0, 10.0)
-    assert load_device("gpu", "T4").overhead_us == 5.0  # the preset itself is unchanged
+    assert load_device("gpu", "T4").overhead_us == 3.09  # the preset itself is unchanged
     assert load_device("cpu", None, {"op_dispatch_overhead_us": 0}).overhead_us == 0.0
     with pytest.raises(PimsimInputError, match="kernel_launch_overhead_us"):
         load_device("cpu", None, {"kernel_launch_overhead_us": 1})  # the GPU's key

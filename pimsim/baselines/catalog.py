@@ -6,6 +6,7 @@ from pimsim.baselines.devices import default_device, known_devices, load_device
 
 
 def _table(kind: str) -> list[tuple[str, str]]:
+    """One row per preset; its runtimes (`NAME:RUNTIME`) follow, the default one starred."""
     default = default_device(kind)
     precision = "dense FP16/BF16" if kind == "gpu" else "FP32"
     rows = []
@@ -16,6 +17,9 @@ def _table(kind: str) -> list[tuple[str, str]]:
             f"{d.memory_bandwidth_GBps:g} GB/s, "
             f"{d.tdp_W:g} W"
         )
+        if d.runtimes:
+            names = [r + ("*" if r == d.default_runtime else "") for r in d.runtime_names()]
+            text += "; runtimes " + ", ".join(names)
         if name == default:
             text += " (default)"
         rows.append((name, text))

@@ -1,8 +1,14 @@
 """Baseline devices (GPUs, CPUs): presets in `pimsim/presets/baselines/{gpus,cpus}.yaml`.
 
 `load_device("gpu", "T4")` returns a frozen `BaselineDevice`. Names match case-insensitively and
-ignore separators ("xeon_gold_6154" = "Xeon-Gold-6154"); each preset may list aliases. Unknown
-names, unknown override keys and impossible values raise `PimsimInputError` naming the file and
+ignore separators ("xeon_gold_6154" = "Xeon-Gold-6154"); each preset may list aliases. A name
+may carry a software runtime, `"h200:eager"`: how the model is run on the device (`graph`: a
+whole decode step captured once as a CUDA graph; `eager`: plain PyTorch, each kernel launched
+from Python; `hf`: Hugging Face transformers' model code), each with its own per-kernel and
+per-step overheads and achievable fractions, with their sources, in the preset (`runtimes:`;
+`default_runtime:` when none is named). A name may also be the path of a baseline YAML file that
+describes a device of its own (`version: 1`, `kind`, `name`, and the keys of a preset entry).
+Unknown names, unknown keys and impossible values raise `PimsimInputError` naming the file and
 key path.
 """
 
@@ -35,13 +41,27 @@ _COMMON_NUMBERS = (
     "achievable_bandwidth_fraction",
 )
 _FRACTIONS = ("achievable_compute_fraction", "achievable_bandwidth_fraction")
-_OPTIONAL = ("storage_bytes_per_element",)
-_INFO = ("description", "aliases", "peak_derivation")
+_OPTIONAL = ("storage_bytes_per_element", "step_overhead_us")
+_INFO = ("description", "aliases", "peak_derivation", "runtimes", "default_runtime")
+# what a runtime may set (on top of the device's values), and its provenance text
+RUNTIME_KEYS = (
+    "achievable_compute_fraction",
+    "achievable_bandwidth_fraction",
+    "step_overhead_us",
+    "idle_W",
+    "storage_bytes_per_element",  # a framework's element width (fp32 PyTorch on a CPU)
+)
+RUNTIME_INFO = ("source", "description")
 
 
 def number_keys(kind: str) -> tuple[str, ...]:
     """YAML keys with numeric values for a device of `kind` (also the allowed override keys)."""
     return (*_COMMON_NUMBERS, OVERHEAD_KEY[kind], *_OPTIONAL)
+
+
+def runtime_keys(kind: str) -> tuple[str, ...]:
+    """Numeric keys a runtime entry may set for a device of `kind`."""
+    return (*RUNTIME_KEYS, OVERHEAD_KEY[kind])
 
 
 def normalize_name(name: str) -> str:
@@ -66,6 +86,12 @@ class BaselineDevice:
     storage_bytes_per_element: int | None = None  # None: the operator table's dtype
     aliases: tuple[str, ...] = ()
     peak_derivation: tuple[tuple[str, float], ...] = ()
+    step_overhead_us: float = 0.0  # once per model step (sampling, the Python loop, ...)
+    runtime: str = ""  # the software runtime these values describe ("" = the device's own)
+    runtime_source: str = ""  # where the runtime's values come from
+    source_file: str = ""  # the preset or baseline file it was read from
+    runtimes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # (name, raw entry)
+    default_runtime: str = ""
 
     @property
     def peak_flops(self) -> float:
@@ -82,6 +108,42 @@ class BaselineDevice:
         return self.overhead_us * 1e-6
 
     @property
+    def step_overhead_s(self) -> float:
+        return self.step_overhead_us * 1e-6
+
+    @property
+    def label(self) -> str:
+        """The device and its runtime, as named on the command line ("H200-SXM:graph")."""
+        return f"{self.name}:{self.runtime}" if self.runtime else self.name
+
+    def runtime_names(self) -> list[str]:
+        return [name for name, _ in self.runtimes]
+
+    def with_runtime(self, runtime: str | None) -> BaselineDevice:
+        """The device as run by `runtime` (None: the preset's default runtime, if any)."""
+        if runtime is None:
+            runtime = self.default_runtime
+        if not runtime:
+            return self
+        entries = dict(self.runtimes)
+        if runtime not in entries:
+            known = ", ".join(entries) or "none"
+            raise PimsimInputError(
+                f"{self.name} has no runtime {runtime!r} (runtimes: {known})",
+                file=self.source_file or None,
+                key=f"{self.kind}:{runtime}",
+                expected=f"{self.name}:RUNTIME with RUNTIME one of {known}",
+            )
+        raw = dict(entries[runtime])
+        where = self.source_file or f"runtime {runtime} of {self.name}"
+        prefix = f"devices.{self.name}.runtimes.{runtime}"
+        numbers = {k: v for k, v in raw.items() if k not in RUNTIME_INFO}
+        fields = _fields_from(self.kind, numbers, where=where, key_prefix=prefix, partial=True)
+        device = replace(self, **fields, runtime=runtime, runtime_source=str(raw.get("source", "")))
+        _check_consistency(device, where=where, key_prefix=prefix)
+        return device
+
+    @property
     def overhead_key(self) -> str:
         return OVERHEAD_KEY[self.kind]
 
@@ -96,12 +158,15 @@ class BaselineDevice:
             "achievable_bandwidth_fraction": self.achievable_bandwidth_fraction,
             self.overhead_key: self.overhead_us,
             "storage_bytes_per_element": self.storage_bytes_per_element,
+            "step_overhead_us": self.step_overhead_us,
+            "runtime": self.runtime,
+            "runtime_source": self.runtime_source,
             "execution": "one kernel per operator, no fusion, in table order",
             "time": "max(flops / (peak x compute_fraction), bytes / (bandwidth x "
-            "bandwidth_fraction)) + overhead, per operator",
+            "bandwidth_fraction)) + overhead, per operator; + step_overhead per model step",
             "energy": "idle_W x time + (tdp_W - idle_W) x utilisation x time, utilisation = "
             "roofline time / time",
-            "preset_file": str(preset_path(self.kind)),
+            "preset_file": _relative(self.source_file or preset_path(self.kind)),
         }
         return out
 
@@ -120,7 +185,7 @@ class BaselineDevice:
         for key, value in overrides.items():
             if key not in allowed:
                 raise PimsimInputError(
-                    f"unknown {self.kind} baseline key {key!r}",
+                    f"unknown {self.kind} baseline key {key!r}" + _suggestion(key, allowed),
                     key=f"{self.kind}.{key}",
                     expected="one of " + ", ".join(allowed),
                 )
@@ -130,6 +195,17 @@ class BaselineDevice:
         checked = replace(self, **fields)
         _check_consistency(checked, where=where, key_prefix=self.kind)
         return checked
+
+
+def _relative(path: str | Path) -> str:
+    """A path as reports show it: relative to the package or the working directory."""
+    path = Path(path).resolve()
+    for base in (PRESET_DIR.parents[1], Path.cwd()):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return path.name
 
 
 def preset_path(kind: str) -> Path:
@@ -186,13 +262,30 @@ def _fields_from(
         if key in _FRACTIONS:
             if not 0.0 < value <= 1.0:
                 raise PimsimInputError(f"got {value}", file=where, key=path, expected="0 < f <= 1")
-        elif key in ("idle_W", OVERHEAD_KEY[kind]):
+        elif key in ("idle_W", OVERHEAD_KEY[kind], "step_overhead_us"):
             if value < 0.0:
                 raise PimsimInputError(f"got {value}", file=where, key=path, expected=">= 0")
         elif value <= 0.0:
             raise PimsimInputError(f"got {value}", file=where, key=path, expected="> 0")
         fields["overhead_us" if key == OVERHEAD_KEY[kind] else key] = value
+    unknown = sorted(set(raw) - set(number_keys(kind)))
+    if partial and unknown:
+        allowed = ", ".join(number_keys(kind))
+        raise PimsimInputError(
+            f"unknown {kind} baseline key {unknown[0]!r}"
+            + _suggestion(unknown[0], number_keys(kind)),
+            file=where,
+            key=f"{key_prefix}.{unknown[0]}",
+            expected="one of " + allowed,
+        )
     return fields
+
+
+def _suggestion(name: str, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _check_consistency(device: BaselineDevice, *, where: str, key_prefix: str) -> None:
@@ -203,6 +296,76 @@ def _check_consistency(device: BaselineDevice, *, where: str, key_prefix: str) -
             key=f"{key_prefix}.idle_W",
             expected="idle_W <= tdp_W",
         )
+
+
+def _device_from(kind: str, name: str, raw: Any, path: str, prefix: str) -> BaselineDevice:
+    """One device entry (a preset's or a baseline file's), every key checked."""
+    if not isinstance(raw, dict):
+        raise PimsimInputError("expected a mapping", file=path, key=prefix)
+    allowed = set(number_keys(kind)) | set(_INFO)
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise PimsimInputError(
+            f"unknown key {unknown[0]!r}" + _suggestion(unknown[0], sorted(allowed)),
+            file=path,
+            key=f"{prefix}.{unknown[0]}",
+            expected="one of " + ", ".join(sorted(allowed)),
+        )
+    fields = _fields_from(kind, raw, where=path, key_prefix=prefix, partial=False)
+    aliases = tuple(str(a) for a in raw.get("aliases") or ())
+    derivation = raw.get("peak_derivation") or {}
+    if not isinstance(derivation, dict):
+        raise PimsimInputError("expected a mapping", file=path, key=f"{prefix}.peak_derivation")
+    runtimes = _runtimes_from(kind, raw.get("runtimes") or {}, path, prefix)
+    default_runtime = str(raw.get("default_runtime") or "")
+    if default_runtime and default_runtime not in dict(runtimes):
+        raise PimsimInputError(
+            f"default runtime {default_runtime!r} is not among its runtimes",
+            file=path,
+            key=f"{prefix}.default_runtime",
+            expected="one of " + (", ".join(dict(runtimes)) or "its runtimes"),
+        )
+    device = BaselineDevice(
+        name=name,
+        kind=kind,
+        description=str(raw.get("description", "")),
+        aliases=aliases,
+        peak_derivation=tuple(
+            (str(k), _number(v, file=path, key=f"{prefix}.peak_derivation.{k}"))
+            for k, v in derivation.items()
+        ),
+        source_file=path,
+        runtimes=runtimes,
+        default_runtime=default_runtime,
+        **fields,
+    )
+    _check_consistency(device, where=path, key_prefix=prefix)
+    for runtime in device.runtime_names():  # each runtime's values are checked up front
+        device.with_runtime(runtime)
+    return device
+
+
+def _runtimes_from(kind: str, raw: Any, path: str, prefix: str) -> tuple:
+    if not isinstance(raw, dict):
+        raise PimsimInputError(
+            "expected a mapping of runtime name -> values", file=path, key=f"{prefix}.runtimes"
+        )
+    allowed = (*runtime_keys(kind), *RUNTIME_INFO)
+    out = []
+    for name, entry in raw.items():
+        where = f"{prefix}.runtimes.{name}"
+        if not isinstance(entry, dict):
+            raise PimsimInputError("expected a mapping", file=path, key=where)
+        for key in entry:
+            if key not in allowed:
+                raise PimsimInputError(
+                    f"unknown runtime key {key!r}" + _suggestion(key, allowed),
+                    file=path,
+                    key=f"{where}.{key}",
+                    expected="one of " + ", ".join(allowed),
+                )
+        out.append((str(name), tuple(entry.items())))
+    return tuple(out)
 
 
 @cache
@@ -221,41 +384,14 @@ def _catalog(kind: str) -> tuple[dict[str, BaselineDevice], dict[str, str], str]
         raise PimsimInputError(
             "no devices", file=path, key="devices", expected="a mapping of name -> device"
         )
-    allowed = set(number_keys(kind)) | set(_INFO)
     devices: dict[str, BaselineDevice] = {}
     index: dict[str, str] = {}
     for name, raw in raw_devices.items():
         name = str(name)
         prefix = f"devices.{name}"
-        if not isinstance(raw, dict):
-            raise PimsimInputError("expected a mapping", file=path, key=prefix)
-        unknown = sorted(set(raw) - allowed)
-        if unknown:
-            raise PimsimInputError(
-                f"unknown key {unknown[0]!r}",
-                file=path,
-                key=f"{prefix}.{unknown[0]}",
-                expected="one of " + ", ".join(sorted(allowed)),
-            )
-        fields = _fields_from(kind, raw, where=str(path), key_prefix=prefix, partial=False)
-        aliases = tuple(str(a) for a in raw.get("aliases") or ())
-        derivation = raw.get("peak_derivation") or {}
-        if not isinstance(derivation, dict):
-            raise PimsimInputError("expected a mapping", file=path, key=f"{prefix}.peak_derivation")
-        device = BaselineDevice(
-            name=name,
-            kind=kind,
-            description=str(raw.get("description", "")),
-            aliases=aliases,
-            peak_derivation=tuple(
-                (str(k), _number(v, file=str(path), key=f"{prefix}.peak_derivation.{k}"))
-                for k, v in derivation.items()
-            ),
-            **fields,
-        )
-        _check_consistency(device, where=str(path), key_prefix=prefix)
+        device = _device_from(kind, name, raw, str(path), prefix)
         devices[name] = device
-        for label in (name, *aliases):
+        for label in (name, *device.aliases):
             norm = normalize_name(label)
             if index.get(norm, name) != name:
                 raise PimsimInputError(
@@ -275,6 +411,28 @@ def _catalog(kind: str) -> tuple[dict[str, BaselineDevice], dict[str, str], str]
     return devices, index, default
 
 
+def load_device_file(kind: str, path: str | Path) -> BaselineDevice:
+    """A device described by a baseline YAML file: `version: 1`, `kind`, `name`, then the keys
+    of a preset entry (peak, bandwidth, power, fractions, overhead, optional runtimes)."""
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise PimsimInputError("expected a mapping", file=path, expected="a baseline device")
+    if data.get("version") != 1:
+        raise PimsimInputError(
+            f"got {data.get('version')!r}", file=path, key="version", expected="version: 1"
+        )
+    if data.get("kind") != kind:
+        raise PimsimInputError(
+            f"got {data.get('kind')!r}", file=path, key="kind", expected=f"kind: {kind}"
+        )
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise PimsimInputError(f"got {name!r}", file=path, key="name", expected="a device name")
+    raw = {k: v for k, v in data.items() if k not in ("version", "kind", "name")}
+    return _device_from(kind, name, raw, str(path), "")
+
+
 def known_devices(kind: str) -> list[str]:
     """Canonical preset names of `kind`, in file order."""
     return list(_catalog(_check_kind(kind))[0])
@@ -285,24 +443,42 @@ def default_device(kind: str) -> str:
     return _catalog(_check_kind(kind))[2]
 
 
+def split_runtime(name: str) -> tuple[str, str | None]:
+    """ "h200:eager" -> ("h200", "eager"); "h200" -> ("h200", None)."""
+    base, sep, runtime = str(name).rpartition(":")
+    if not sep or not base or "/" in runtime or runtime.endswith((".yaml", ".yml")):
+        return str(name), None
+    return base, runtime
+
+
 def load_device(
     kind: str, name: str | None = None, overrides: Mapping[str, Any] | None = None
 ) -> BaselineDevice:
-    """The preset `name` of `kind` ("gpu" | "cpu"), with optional YAML-key overrides.
+    """The preset `name` of `kind` ("gpu" | "cpu") as run by a runtime, with overrides.
 
-    `name` None means the default preset. Matching is case-insensitive and ignores separators
-    and aliases are accepted. An unknown name raises `PimsimInputError` listing the known ones.
+    `name`: a preset name or alias, or a baseline YAML file's path, optionally followed by
+    `:RUNTIME` (without one, the preset's default runtime); None means the default preset.
+    Matching is case-insensitive and ignores separators. An unknown name raises
+    `PimsimInputError` listing the known ones. `overrides` replace preset keys after the
+    runtime's (`{"kernel_launch_overhead_us": 20}`).
     """
     devices, index, default = _catalog(_check_kind(kind))
-    if name is None:
-        name = default
-    canonical = index.get(normalize_name(name))
-    if canonical is None:
-        raise PimsimInputError(
-            f"unknown {kind.upper()} baseline {name!r}; known {kind.upper()}s: "
-            + ", ".join(devices),
-            file=preset_path(kind),
-            key=kind,
-            expected="one of " + ", ".join(devices),
-        )
-    return devices[canonical].with_overrides(overrides)
+    base, runtime = split_runtime(default if name is None else name)
+    if base.endswith((".yaml", ".yml")) or Path(base).is_file():
+        if not Path(base).is_file():
+            raise PimsimInputError("no such baseline file", file=base, key=kind)
+        device = load_device_file(kind, base)
+    else:
+        canonical = index.get(normalize_name(base))
+        if canonical is None:
+            raise PimsimInputError(
+                f"unknown {kind.upper()} baseline {base!r}"
+                + _suggestion(base, list(devices))
+                + f"; known {kind.upper()}s: "
+                + ", ".join(devices),
+                file=preset_path(kind),
+                key=kind,
+                expected="one of " + ", ".join(devices) + " (or a baseline YAML file)",
+            )
+        device = devices[canonical]
+    return device.with_runtime(runtime).with_overrides(overrides)

@@ -6,6 +6,10 @@ another in table order, batch = the operator's `m`. Per operator, vectorised ove
     t_compute = flops / (peak_flops x achievable_compute_fraction)
     t_memory  = bytes / (bandwidth x achievable_bandwidth_fraction)
     time      = max(t_compute, t_memory) + overhead          (kernel launch / CPU dispatch)
+              + step_overhead on each step's embedding       (the runtime's per-step cost)
+
+The fractions and overheads are those of the device as run by a software runtime (`graph`,
+`eager`, `hf`; `pimsim.baselines.devices`).
     roofline  = max(flops / peak_flops, bytes / bandwidth)   (fractions 1, no overhead: a bound)
 
 Energy, an idle + dynamic power model:
@@ -19,9 +23,9 @@ i.e. a device running flat out on its binding roof draws its TDP, an idle one it
 linear in between. The roofline energy is the same model at utilisation 1 (tdp_W x roofline), a
 lower bound on the modelled energy.
 
-Per-token figures follow the PIM report (`pimsim.report.build`): the ops at positions
->= prompt_len - 1 (the last prompt step, which yields generated token 1, and every decode step),
-divided by the number of generated tokens = the `lm_head` operators among them.
+Per-token figures follow the PIM report (`pimsim.workload.windows`): the decode steps (the
+steps after the one that yields token 1), divided by the tokens they produce; a run with one
+generated token counts the step that produced it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pimsim.workload.windows import output_token_window
 
 REQUIRED_COLUMNS = ("name", "kind", "token", "flops", "bytes", "dtype")
 LM_HEAD = "lm_head"
+STEP_OP = "embed"  # every model step starts with its token embedding
 # Bytes per element of the table dtypes (same as pimsim.workload.spec.DTYPE_BYTES).
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 
@@ -86,6 +91,8 @@ class BaselineResult:
         """The `baselines.gpu` / `baselines.cpu` entry of a pimsim.report.v1 (plus extras)."""
         return {
             "name": self.device.name,
+            "runtime": self.device.runtime,
+            "label": self.device.label,
             "kind": self.device.kind,
             "description": self.device.description,
             "latency_s_per_token": float(self.latency_s_per_token),
@@ -141,6 +148,8 @@ def op_costs(device: BaselineDevice, table: pd.DataFrame) -> OpCosts:
     t_m = roof_m / device.achievable_bandwidth_fraction
     busy = np.maximum(t_c, t_m)
     time = busy + device.overhead_s
+    if device.step_overhead_us:  # once per model step: on the step's token embedding
+        time = time + np.where((table["name"] == STEP_OP).to_numpy(), device.step_overhead_s, 0.0)
     roof = np.maximum(roof_c, roof_m)
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(time > 0.0, roof / time, 0.0)
@@ -191,7 +200,12 @@ def evaluate(
         energy_j_per_token=float(costs.energy_j[mask].sum()) * per,
         roofline_latency_s_per_token=float(costs.roofline_s[mask].sum()) * per,
         roofline_energy_j_per_token=float(costs.roofline_energy_j[mask].sum()) * per,
-        overhead_s_per_token=window_ops * device.overhead_s * per,
+        overhead_s_per_token=(
+            window_ops * device.overhead_s
+            + int(np.count_nonzero(mask & (table["name"] == STEP_OP).to_numpy()))
+            * device.step_overhead_s
+        )
+        * per,
         total_s=float(costs.time_s.sum()),
         total_j=float(costs.energy_j.sum()),
         roofline_total_s=float(costs.roofline_s.sum()),

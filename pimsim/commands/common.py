@@ -39,3 +39,20 @@ def add_exactness_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="exact reuse: fast-forward and symmetric channels (default)",
     )
+
+
+def dump_capacity(dump_commands: list[str] | None) -> int:
+    """The N of `--dump-commands N FILE` (0 without the option); N < 1 is an input error."""
+    if not dump_commands:
+        return 0
+    from pimsim.errors import PimsimInputError
+
+    try:
+        capacity = int(dump_commands[0])
+    except ValueError:
+        capacity = -1
+    if capacity < 1:
+        raise PimsimInputError(
+            f"got {dump_commands[0]!r}", key="--dump-commands N", expected="an integer >= 1"
+        )
+    return capacity

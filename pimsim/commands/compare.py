@@ -25,8 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-len", type=int, default=1, metavar="P")
     p.add_argument("--gen-len", type=int, default=8, metavar="N")
     p.add_argument("--mode", choices=("overlap", "serial"), default="overlap")
-    p.add_argument("--gpu", default=None, help="GPU baseline (default T4)")
-    p.add_argument("--cpu", default=None, help="CPU baseline (default Xeon-Gold-6154)")
+    p.add_argument(
+        "--gpu", default=None, metavar="NAME[:RUNTIME]", help="GPU baseline (default T4)"
+    )
+    p.add_argument(
+        "--cpu",
+        default=None,
+        metavar="NAME[:RUNTIME]",
+        help="CPU baseline (default Xeon-Gold-6154)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the rows as CSV")
     p.set_defaults(func=run)
@@ -41,12 +48,22 @@ def compare_rows(
     mode: str,
     gpu: str | None,
     cpu: str | None,
+    baseline_overrides: dict[str, dict] | None = None,
 ) -> list[dict]:
     """One row per model: PIM, GPU and CPU per-token latency and energy, and the ratios."""
     from pimsim.study import result_row
 
     return [
-        result_row(hw, model, prompt_len=prompt_len, gen_len=gen_len, mode=mode, gpu=gpu, cpu=cpu)
+        result_row(
+            hw,
+            model,
+            prompt_len=prompt_len,
+            gen_len=gen_len,
+            mode=mode,
+            gpu=gpu,
+            cpu=cpu,
+            baseline_overrides=baseline_overrides,
+        )
         for model in models
     ]
 
@@ -55,12 +72,14 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pimsim.baselines import load_device
+    from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
     from pimsim.io_utils import atomic_write_json, atomic_write_text
 
-    hw = load_hw(args.hw, args.overrides)
-    load_device("gpu", args.gpu)
-    load_device("cpu", args.cpu)
+    hw_sets, baseline_sets = split_set_options(args.overrides)
+    hw = load_hw(args.hw, hw_sets)
+    gpu = load_device("gpu", args.gpu, baseline_sets["gpu"])
+    cpu = load_device("cpu", args.cpu, baseline_sets["cpu"])
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     rows = compare_rows(
         hw,
@@ -70,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         gpu=args.gpu,
         cpu=args.cpu,
+        baseline_overrides=baseline_sets,
     )
     table = pd.DataFrame(rows)
     if args.json:
@@ -91,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"pimsim compare on {hw.name}: prompt {args.prompt_len}, generate {args.gen_len}, "
-        f"{args.mode} mode"
+        f"{args.mode} mode; baselines {gpu.label} and {cpu.label} "
+        "(NAME:RUNTIME, `pimsim list gpus`)"
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pimsim.commands.common import add_exactness_options, add_hw_options
+from pimsim.commands.common import add_exactness_options, add_hw_options, dump_capacity
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,24 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pimsim.config import load_hw
-    from pimsim.errors import PimsimInputError
     from pimsim.gemv import gemv_command_log, simulate_gemv
     from pimsim.io_utils import atomic_write_json
 
     hw = load_hw(args.hw, args.overrides)
-    capacity, dump_path = 0, None
-    if args.dump_commands:
-        try:
-            capacity = int(args.dump_commands[0])
-        except ValueError:
-            capacity = -1
-        if capacity < 1:
-            raise PimsimInputError(
-                f"got {args.dump_commands[0]!r}",
-                key="--dump-commands N",
-                expected="an integer >= 1",
-            )
-        dump_path = Path(args.dump_commands[1])
+    capacity = dump_capacity(args.dump_commands)
+    dump_path = Path(args.dump_commands[1]) if args.dump_commands else None
     result = simulate_gemv(hw, args.rows, args.cols, exact=args.exact, log_capacity=capacity)
     report = result.to_json()
     report["hw"] = {"name": hw.name, "config_sha256": hw.sha256}

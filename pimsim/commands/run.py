@@ -39,9 +39,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="overlap: operators wait only for inputs and their unit (default); "
         "serial: PIM-GPT's, every instruction waits until ASIC and PIM are idle",
     )
-    p.add_argument("--gpu", default=None, help="GPU baseline (default T4; `pimsim list gpus`)")
     p.add_argument(
-        "--cpu", default=None, help="CPU baseline (default Xeon-Gold-6154; `pimsim list cpus`)"
+        "--gpu",
+        default=None,
+        metavar="NAME[:RUNTIME]",
+        help="GPU baseline and its runtime (graph, eager, hf), or a baseline YAML file "
+        "(default T4 in its default runtime; `pimsim list gpus`); override its values with "
+        "--set gpu.KEY=VALUE",
+    )
+    p.add_argument(
+        "--cpu",
+        default=None,
+        metavar="NAME[:RUNTIME]",
+        help="CPU baseline and its runtime (eager, hf), or a baseline YAML file (default "
+        "Xeon-Gold-6154; `pimsim list cpus`); --set cpu.KEY=VALUE overrides",
     )
     p.add_argument("--json", metavar="FILE", help="write the pimsim.report.v1 report here")
     p.add_argument(
@@ -78,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
     from pimsim.config.loader import dump_resolved
     from pimsim.errors import PimsimInputError
@@ -86,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.report.text import format_report
     from pimsim.run_pipeline import prepare_run
 
-    hw = load_hw(args.hw, args.overrides)
+    hw_sets, baseline_sets = split_set_options(args.overrides)
+    hw = load_hw(args.hw, hw_sets)
     for name in ("prompt_len", "gen_len", "timeline_tokens"):
         value = getattr(args, name)
         minimum = 0 if name == "timeline_tokens" else 1
@@ -98,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
             )
     from pimsim.baselines import load_device
 
-    load_device("gpu", args.gpu)  # unknown names fail before the simulation, listing known ones
-    load_device("cpu", args.cpu)
+    # unknown names, runtimes and keys fail before the simulation, listing the known ones
+    load_device("gpu", args.gpu, baseline_sets["gpu"])
+    load_device("cpu", args.cpu, baseline_sets["cpu"])
     prepared = prepare_run(
         hw, model=args.model, trace=args.trace, prompt_len=args.prompt_len, gen_len=args.gen_len
     )
@@ -144,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         cpu=args.cpu,
         exact=args.exact,
         mapping_summary=prepared.mapping.summary(),
+        baseline_overrides=baseline_sets,
     )
     if args.json:
         atomic_write_json(args.json, report)

@@ -62,6 +62,8 @@ PIM_KEYS = (
     "global_buffer_bytes",
     "adder_tree",
     "result_registers",
+    "mode_switch",
+    "activate_before_buffer_fill",
 )
 ASIC_FLOAT_KEYS = (
     "clock_GHz",
@@ -598,9 +600,15 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "a divisor of the bank count",
         )
     lanes_default = organization.access_bytes // DTYPE_BYTES[dtype]
-    adder_tree = pim_raw.get("adder_tree", True)
-    if not isinstance(adder_tree, bool):
-        raise _fail(file, "pim.adder_tree", f"got {adder_tree!r}", "true or false")
+    flags = {}
+    for key, default in (
+        ("adder_tree", True),
+        ("mode_switch", False),
+        ("activate_before_buffer_fill", True),
+    ):
+        flags[key] = pim_raw.get(key, default)
+        if not isinstance(flags[key], bool):
+            raise _fail(file, f"pim.{key}", f"got {flags[key]!r}", "true or false")
     pim = PimConfig(
         enabled=enabled,
         mac_lanes=_int(pim_raw.get("mac_lanes", lanes_default), file, "pim.mac_lanes"),
@@ -611,9 +619,19 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             file,
             "pim.global_buffer_bytes",
         ),
-        adder_tree=adder_tree,
         result_registers=_int(pim_raw.get("result_registers", 1), file, "pim.result_registers"),
+        **flags,
     )
+    if pim.mode_switch:
+        if "nMODCH" not in cycles:
+            raise _fail(
+                file,
+                "dram.timing.nMODCH",
+                "pim.mode_switch needs the mode-switch time",
+                "nMODCH: cycles after a TMOD before any command (AiM simulator: 32)",
+            )
+        rules.append(TimingRule("channel", ("TMOD",), COMMAND_NAMES, cycles["nMODCH"], 0, "nMODCH"))
+        dram = dataclasses.replace(dram, rules=tuple(rules))
     if pim.enabled and pim.mac_lanes < lanes_default:
         # a MAC unit narrower than a column access needs several passes per column: MAC
         # commands on the same banks are spaced by that many column-to-column times
@@ -695,6 +713,8 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
             "global_buffer_bytes": pim.global_buffer_bytes,
             "adder_tree": pim.adder_tree,
             "result_registers": pim.result_registers,
+            "mode_switch": pim.mode_switch,
+            "activate_before_buffer_fill": pim.activate_before_buffer_fill,
         },
         "dram_energy": ({k: getattr(dram.energy, k) for k in ENERGY_KEYS} if dram.energy else None),
         "asic": dict(asic_values),

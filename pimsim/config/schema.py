@@ -111,6 +111,14 @@ class PimConfig:
     # output rows accumulating over every input chunk (output-stationary, HBM-PIM's GRF_B) and
     # reads their results once; with one (AiM), results are read after every chunk
     result_registers: int = 1
+    # access modes (the AiM simulator's): the channel is in bank mode (row / column commands,
+    # MACs) or register mode (WRGB, RDMAC); a command of the other mode is preceded by a TMOD,
+    # after which nothing issues for dram.timing.nMODCH cycles. Off: no mode switch at all.
+    mode_switch: bool = False
+    # open a GEMV chunk's first row before writing its input into the global buffer (the
+    # writes then overlap the activation); false: after it (the AiM simulator's in-order
+    # request buffer, where the activate belongs to the first MAC request)
+    activate_before_buffer_fill: bool = True
 
     @property
     def dtype_bytes(self) -> int:

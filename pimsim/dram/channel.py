@@ -104,14 +104,18 @@ class ChannelModel:
         return cycles
 
     def requests_array(self, requests: list[tuple]) -> np.ndarray:
-        """Rows (cmd, bank, row, col, close_after); close_after from one-request lookahead."""
+        """Rows (cmd, bank, row, col, close_after); close_after from one-request lookahead.
+        Requests `(cmd, bank, row, col, arrival)` add a sixth column, the arrival cycle."""
         org = self.hw.dram.organization
         unit = self.hw.pim.banks_per_mac_unit
-        arr = np.zeros((len(requests), 5), dtype=np.int64)
+        timed = any(len(r) > 4 for r in requests)
+        arr = np.zeros((len(requests), 6 if timed else 5), dtype=np.int64)
         next_row_of_bank: dict[int, int] = {}
         for i in range(len(requests) - 1, -1, -1):
             cmd, bank, row, col = requests[i][:4]
             arr[i, :4] = (int(cmd), bank, row, col)
+            if timed and len(requests[i]) > 4:
+                arr[i, 5] = requests[i][4]
             if COMMANDS[Cmd(int(cmd))].needs != NEED_OPEN_ROW:
                 continue
             banks = target_banks(int(cmd), bank, org.banks_per_group, org.banks, unit)
@@ -131,7 +135,8 @@ class ChannelModel:
         log: tuple[np.ndarray, np.ndarray] | None = None,
         row_base: int = 0,
     ) -> ChannelRun:
-        """Serve requests `(cmd, bank, row, col)` with the controller (row commands, refresh).
+        """Serve requests `(cmd, bank, row, col[, arrival])` with the controller (row commands,
+        refresh), in order, none before its arrival cycle (`kernel.run_requests`).
 
         `log`: an existing (buffer, fill count) pair to append the issued commands to;
         `row_base` is added to every request row."""

@@ -34,6 +34,7 @@ class Cmd(IntEnum):
     RDMAC = 11
     REFab = 12
     REFpb = 13
+    TMOD = 14
 
 
 N_CMDS = len(Cmd)
@@ -110,7 +111,28 @@ COMMANDS: dict[Cmd, CommandInfo] = {
         ),
         CommandInfo(Cmd.REFab, TARGET_ALL, NEED_CLOSED, EFFECT_NONE, False, "all-bank refresh"),
         CommandInfo(Cmd.REFpb, TARGET_BANK, NEED_CLOSED, EFFECT_NONE, False, "per-bank refresh"),
+        CommandInfo(
+            Cmd.TMOD,
+            TARGET_NONE,
+            NEED_NOTHING,
+            EFFECT_NONE,
+            False,
+            "toggle the channel between bank and register access mode (AiM, pim.mode_switch)",
+        ),
     )
+}
+
+# access modes (`pim.mode_switch`): the AiM simulator's channels are in bank mode (row and
+# column commands, MACs) or register mode (global-buffer writes, result reads); a command of
+# the other mode needs a TMOD first. Refreshes and TMOD itself work in either mode.
+MODE_ANY, MODE_BANK, MODE_REGISTER = 0, 1, 2
+ACCESS_MODE: dict[Cmd, int] = {
+    **{c: MODE_BANK for c in Cmd},
+    Cmd.WRGB: MODE_REGISTER,
+    Cmd.RDMAC: MODE_REGISTER,
+    Cmd.REFab: MODE_ANY,
+    Cmd.REFpb: MODE_ANY,
+    Cmd.TMOD: MODE_ANY,
 }
 
 COMMAND_NAMES: tuple[str, ...] = tuple(c.name for c in Cmd)
@@ -152,7 +174,11 @@ FAMILIES: dict[str, tuple[Cmd, ...]] = {
 
 
 def family_counts(by_type: dict[str, int]) -> dict[str, int]:
-    """Per-family totals from per-command-type counts."""
-    return {
+    """Per-family totals from per-command-type counts (TMOD, the mode switch, only where a
+    configuration issues it: `pim.mode_switch`)."""
+    counts = {
         family: sum(by_type.get(c.name, 0) for c in members) for family, members in FAMILIES.items()
     }
+    if by_type.get("TMOD", 0):
+        counts["TMOD"] = by_type["TMOD"]
+    return counts

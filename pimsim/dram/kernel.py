@@ -41,9 +41,11 @@ from pimsim.dram.tables import (
     CT_CONFLICTS,
     CT_HITS,
     CT_MISSES,
+    H_ACT_FIRST,
     H_BANKS,
     H_BPG,
     H_CLOSED,
+    H_MODESW,
     H_NCMD,
     H_NWIN,
     H_O_CHALL,
@@ -54,6 +56,7 @@ from pimsim.dram.tables import (
     H_O_CSR_START,
     H_O_EFFECT,
     H_O_ISALL,
+    H_O_MODE,
     H_O_NEEDS,
     H_O_SELF,
     H_O_TARGET,
@@ -82,6 +85,7 @@ from pimsim.dram.tables import (
     SC_END,
     SC_FLOOR,
     SC_LAST,
+    SC_MODE,
     SC_NEXT_DUE,
     SC_PENDING,
     SC_REFCOUNT,
@@ -92,7 +96,7 @@ from pimsim.dram.tables import (
 
 ACT, ACT16, PRE, PREA = int(Cmd.ACT), int(Cmd.ACT16), int(Cmd.PRE), int(Cmd.PREA)
 MAC16, WRGB, RDMAC = int(Cmd.MAC16), int(Cmd.WRGB), int(Cmd.RDMAC)
-REFAB, REFPB = int(Cmd.REFab), int(Cmd.REFpb)
+REFAB, REFPB, TMOD = int(Cmd.REFab), int(Cmd.REFpb), int(Cmd.TMOD)
 
 # error codes returned (negative) by the raw kernel
 ERR_NEEDS_CLOSED, ERR_NEEDS_ROW = 1, 2
@@ -136,8 +140,8 @@ def earliest(tab, st, cmd, bank):
     return t
 
 
-@njit
-def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
+@njit(inline="always")
+def _record(tab, st, ct, cmd, bank, row, col, t, log, logn):
     """Issue `cmd` at cycle t: raise the earliest cycles it imposes, apply its effect."""
     n_cmd = tab[H_NCMD]
     sc = tab[H_S_SC]
@@ -195,7 +199,26 @@ def issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
         logn[0] = n + 1
 
 
-_issue_inline = njit(inline="always")(issue.py_func)  # the hot column path only
+def _issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
+    """Issue `cmd` at cycle t (its earliest legal cycle, or later); returns the cycle it
+    issued at. With access modes (`pim.mode_switch`) a command of the other mode is preceded
+    by a TMOD at t, the cycle the command itself could have issued (as the AiM simulator's
+    controller checks the pending command first); the command then issues at its earliest
+    cycle after the TMOD."""
+    if tab[H_MODESW]:
+        mode = tab[tab[H_O_MODE] + cmd]
+        sc = tab[H_S_SC]
+        if mode != 0 and mode != st[sc + SC_MODE]:
+            _record(tab, st, ct, TMOD, 0, -1, -1, max(t, earliest(tab, st, TMOD, 0)), log, logn)
+            st[sc + SC_MODE] = mode
+            t = max(t, earliest(tab, st, cmd, bank))
+    _record(tab, st, ct, cmd, bank, row, col, t, log, logn)
+    return t
+
+
+issue = njit(_issue)
+
+_issue_inline = njit(inline="always")(_issue)  # the hot column path only
 
 
 @njit
@@ -276,8 +299,7 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
         t = max(earliest(tab, st, cmd, bank), start)
         late = _due(tab, st, t) if switch else _overdue(tab, st, t)
         if not (late and refresh_if_due(tab, st, ct, t, log, logn)):
-            _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
-            return t
+            return _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
 
 
 @njit
@@ -359,7 +381,7 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
                 st[tab[H_S_SC] + SC_STALLED] = 1
                 return t
             continue
-        _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
+        t = _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
         break
     pending = _take_pending(tab, st, cmd, bank)
     if pending == 0:
@@ -394,6 +416,10 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
     period = tab[tab[H_O_SELF] + cmd]
     if period < 0 or count <= 0 or logn[0] < log.shape[0] or st[tab[H_S_SC] + SC_PENDING]:
         return 0
+    if tab[H_MODESW]:  # a mode switch in front of the first repetition: the plain path
+        mode = tab[tab[H_O_MODE] + cmd]
+        if mode != 0 and mode != st[tab[H_S_SC] + SC_MODE]:
+            return 0
     is_column = tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW
     if is_column:
         first, stop, step = _target_range(tab, cmd, bank)
@@ -423,7 +449,12 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
 def run_requests(tab, st, ct, reqs, row_base, start, log, logn):
     """Serve a request list (rows: cmd, bank, row, col, close_after) with the controller;
     `row_base` is added to every row (programs can be stored relative to a region). A column
-    request with col < 0 only opens its row (an activation issued ahead of its accesses)."""
+    request with col < 0 only opens its row (an activation issued ahead of its accesses).
+
+    An optional sixth column is each request's arrival cycle: none of its commands issues
+    before max(start, arrival), and refreshes falling due while the channel waits for it are
+    issued at their due times (`catch_up_refresh`)."""
+    timed = reqs.shape[1] > 5
     for i in range(reqs.shape[0]):
         cmd, bank, row, col, close_after = (
             reqs[i, 0],
@@ -432,17 +463,22 @@ def run_requests(tab, st, ct, reqs, row_base, start, log, logn):
             reqs[i, 3],
             reqs[i, 4],
         )
+        not_before = start
+        if timed and reqs[i, 5] > start:
+            not_before = reqs[i, 5]
+            if not_before > st[tab[H_S_SC] + SC_FLOOR]:  # the channel idles until it arrives
+                catch_up_refresh(tab, st, ct, not_before, log, logn)
         if row >= 0:
             row += row_base
         if tab[tab[H_O_NEEDS] + cmd] == NEED_OPEN_ROW:
             if col < 0:
-                open_row(tab, st, ct, cmd, bank, row, start, log, logn)
+                open_row(tab, st, ct, cmd, bank, row, not_before, log, logn)
             else:
-                serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn)
+                serve_column(tab, st, ct, cmd, bank, row, col, close_after, not_before, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
         else:
-            serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn)
+            serve_plain(tab, st, ct, cmd, bank, row, col, not_before, log, logn)
     return st[tab[H_S_SC] + SC_END]
 
 
@@ -463,8 +499,7 @@ def run_raw(tab, st, ct, cmds, out_cycles, log, logn):
             if needs == NEED_OPEN_ROW and open_row != row:
                 return -(i + 1) * 4 - ERR_NEEDS_ROW
         t = max(earliest(tab, st, cmd, bank), not_before)
-        issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
-        out_cycles[i] = t
+        out_cycles[i] = issue(tab, st, ct, cmd, bank, row, col, t, log, logn)
     return 0
 
 
@@ -497,6 +532,7 @@ def snapshot(tab, st, current_row, out):
     out[sc + SC_END] = st[sc + SC_END] - floor
     out[sc + SC_STALLED] = st[sc + SC_STALLED]
     out[sc + SC_PENDING] = st[sc + SC_PENDING]
+    out[sc + SC_MODE] = st[sc + SC_MODE]
 
 
 FOREIGN_ROW = 1 << 40  # relative form of an open row a program never accesses
@@ -505,8 +541,8 @@ FOREIGN_ROW = 1 << 40  # relative form of an open row a program never accesses
 @njit
 def _moved_times(tab, src, out, delta):
     """Copy every cycle-valued field of `src` (timers, window entries, floor, last command,
-    end of work) into `out` moved by `delta` cycles, with the window positions and the
-    stalled and pending flags; `src` and `out` may be the same array."""
+    end of work) into `out` moved by `delta` cycles, with the window positions, the stalled
+    and pending flags and the access mode; `src` and `out` may be the same array."""
     sc = tab[H_S_SC]
     for i in range(tab[H_S_EB], tab[H_S_ROW]):
         out[i] = src[i] + delta
@@ -521,6 +557,7 @@ def _moved_times(tab, src, out, delta):
         out[sc + slot] = src[sc + slot] + delta
     out[sc + SC_STALLED] = src[sc + SC_STALLED]
     out[sc + SC_PENDING] = src[sc + SC_PENDING]
+    out[sc + SC_MODE] = src[sc + SC_MODE]
 
 
 @njit(cache=True)
@@ -749,9 +786,10 @@ def run_gemv(
             chunk_have = True
         chunk = k
         k += 1
-        if segments_per_unit > 0:
+        if segments_per_unit > 0 and tab[H_ACT_FIRST]:
             # activate the chunk's first row before filling the global buffer: the buffer
-            # writes then overlap the activate-to-MAC delay
+            # writes then overlap the activate-to-MAC delay (otherwise the first MAC16 opens
+            # it, after the fill)
             open_row(tab, st, ct, MAC16, 0, first_row, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
@@ -847,9 +885,12 @@ def run_gemv_grouped(
             width, slots, pitch = chunks[k, 0], chunks[k, 1], chunks[k, 3]
             first_row = chunks[k, 2] + row_base
             per_row = slots * unit
-            open_row(tab, st, ct, MAC16, seg0 % unit, first_row + seg0 // per_row, start, log, logn)
-            if st[tab[H_S_SC] + SC_STALLED]:
-                return -1
+            if tab[H_ACT_FIRST]:
+                open_row(
+                    tab, st, ct, MAC16, seg0 % unit, first_row + seg0 // per_row, start, log, logn
+                )
+                if st[tab[H_S_SC] + SC_STALLED]:
+                    return -1
             if g == 0 or n_chunks > 1:  # (one chunk stays in the buffer for every group)
                 _fill_buffer(tab, st, ct, width, fast, start, log, logn)
             for seg in range(seg0, seg1):

@@ -16,13 +16,17 @@ states every constraint as code, command by command, from the standards' prose:
 - RD / WR / MAC (a MAC is an internal column read of its banks, and MAC16 one in every bank a
   MAC unit parity serves) need their row open, tRCD after the activation (tRCDRDMAC for MACs);
   column spacing tCCD_L within a bank group and tCCD_S across the channel for reads, MACs and
-  result reads, and for writes and global-buffer writes; write-to-read turnaround (WL + BL +
-  tWTR_L / tWTR_S) for reads, result reads and MACs after writes; read-to-write turnaround
-  (RL + BL + tRTW - WL) on the data bus; MACs wait for the global buffer (WL_GB + BL after a
-  WRGB) and space themselves by the MAC unit's passes per column; result reads (RDMAC) wait
-  tMACRES after the last MAC and MACs wait RL_REG + BL after a result read;
+  result reads, and for writes and global-buffer writes; the data bus held nBL cycles by each
+  burst (reads and result reads, writes and global-buffer writes); write-to-read turnaround
+  (WL + BL + tWTR_L / tWTR_S) for reads, result reads and MACs after writes; read-to-write
+  turnaround (RL + BL + tRTW - WL) on the data bus; MACs wait for the global buffer (WL_GB +
+  BL after a WRGB) and space themselves by the MAC unit's passes per column; result reads
+  (RDMAC) wait tMACRES after the last MAC and MACs wait RL_REG + BL after a result read;
 - REFab needs every bank closed (tRP after precharge, tRC after activation), REFpb its bank;
   tRRD_L from any activation to a REFpb; tRREFD between per-bank refreshes;
+- with access modes (pim.mode_switch, the AiM simulator's): WRGB and RDMAC in register mode,
+  row and column commands in bank mode, a TMOD toggling the mode and nothing for nMODCH
+  after it;
 - refresh obligations (due times, postponement and pull-in limits, at most postpone + 1
   intervals late, per-bank order) and the closed-page policy (a precharge that closes an
   accessed row follows the last column access with nothing but precharges and refreshes in
@@ -85,6 +89,7 @@ class _Params:
     CLREG: int
     CWLGB: int
     MACRES: int
+    MODCH: int  # after a TMOD (access-mode switch), before any command
     mac_spacing: int  # MAC to MAC when a MAC unit needs several passes per column
 
     @classmethod
@@ -121,6 +126,7 @@ class _Params:
             CLREG=t["nCLREG"],
             CWLGB=t["nCWLGB"],
             MACRES=t["nMACRES"],
+            MODCH=t.get("nMODCH", 0),
             mac_spacing=spacing,
         )
 
@@ -139,6 +145,8 @@ class _Channel:
         self.channels = hw.dram.channels
         self.unit = hw.pim.banks_per_mac_unit
         self.closed_page = hw.dram.page_policy == "closed"
+        self.mode_switch = hw.pim.mode_switch
+        self.mode = "bank"  # access mode with pim.mode_switch (channels start in bank mode)
         self.refresh = hw.dram.refresh
         if self.refresh == "all_bank":
             self.interval = self.p.REFI
@@ -153,7 +161,7 @@ class _Channel:
         self.bank = {k: [NEVER] * n for k in ("act", "pre", "rd", "wr", "mac", "refpb")}
         self.group = {k: [NEVER] * g for k in ("act", "rd", "wr", "mac")}
         self.chan = dict.fromkeys(
-            ("act", "rd", "wr", "mac", "wrgb", "rdmac", "refab", "refpb", "any"), NEVER
+            ("act", "rd", "wr", "mac", "wrgb", "rdmac", "refab", "refpb", "tmod", "any"), NEVER
         )
         self.faw: list[int] = []  # cycles of the most recent bank activations (up to four)
         self.open_row = [-1] * n
@@ -199,6 +207,8 @@ class _Channel:
         groups = sorted({b // self.bpg for b in banks})
         p = self.p
         needs.append((self.chan["refab"] + p.RFC, "tRFC after REFab (only no-ops during it)"))
+        needs.append((self.chan["tmod"] + p.MODCH, "nMODCH after a TMOD (mode switch)"))
+        self._check_mode(i, cmd)
         if cmd in _ACTS:
             self._needs_closed(i, cmd, banks)
             for b in banks:
@@ -230,6 +240,7 @@ class _Channel:
                 self._read_needs(needs, groups, cmd in _MACS)
         elif cmd == Cmd.WRGB:
             needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.CCDS, "tCCD_S (writes)"))
+            needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.BL, "data bus (writes)"))
             needs.append((self.chan["rd"] + p.CL + p.BL + p.RTW - p.CWLGB, "read-to-write"))
             needs.append(
                 (self.chan["rdmac"] + p.CLREG + p.BL + p.RTW - p.CWLGB, "result-read-to-write")
@@ -237,6 +248,7 @@ class _Channel:
         elif cmd == Cmd.RDMAC:
             reads = max(self.chan["rd"], self.chan["rdmac"], self.chan["mac"])
             needs.append((reads + p.CCDS, "tCCD_S (reads)"))
+            needs.append((max(self.chan["rd"], self.chan["rdmac"]) + p.BL, "data bus (reads)"))
             needs.append((self.chan["mac"] + p.MACRES, "tMACRES after the last MAC"))
             needs.append((self.chan["wr"] + p.CWL + p.BL + p.WTRS, "write-to-read (tWTR_S)"))
             needs.append((self.chan["wrgb"] + p.CWLGB + p.BL + p.WTRS, "buffer-write-to-read"))
@@ -256,6 +268,20 @@ class _Channel:
         self._issue(t, cmd, banks, groups, row)
         self.previous = i
 
+    def _check_mode(self, i: int, cmd: Cmd) -> None:
+        """Access modes (pim.mode_switch): TMOD toggles bank / register mode; WRGB and RDMAC
+        need register mode, row and column commands bank mode, refreshes either."""
+        if cmd == Cmd.TMOD:
+            if not self.mode_switch:
+                self._add(i, "state", "TMOD without access modes (pim.mode_switch is off)")
+            self.mode = "register" if self.mode == "bank" else "bank"
+            return
+        if not self.mode_switch or cmd in (Cmd.REFab, Cmd.REFpb):
+            return
+        needed = "register" if cmd in (Cmd.WRGB, Cmd.RDMAC) else "bank"
+        if needed != self.mode:
+            self._add(i, "state", f"{cmd.name} needs {needed} mode; the channel is in {self.mode}")
+
     def _read_needs(self, needs: list, groups: list[int], is_mac: bool) -> None:
         """RD or MAC(16): read-side column spacing and write-to-read turnaround."""
         p = self.p
@@ -271,12 +297,14 @@ class _Channel:
         else:
             needs.append((self.chan["wr"] + p.CWL + p.BL + p.WTRS, "write-to-read (tWTR_S)"))
             needs.append((self.chan["wrgb"] + p.CWLGB + p.BL + p.WTRS, "buffer-write-to-read"))
+            needs.append((max(self.chan["rd"], self.chan["rdmac"]) + p.BL, "data bus (reads)"))
 
     def _write_needs(self, needs: list, groups: list[int]) -> None:
         p = self.p
         for g in groups:
             needs.append((max(self.group["wr"][g], self.group["mac"][g]) + p.CCDL, "tCCD_L"))
         needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.CCDS, "tCCD_S (writes)"))
+        needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.BL, "data bus (writes)"))
         needs.append((self.chan["rd"] + p.CL + p.BL + p.RTW - p.CWL, "read-to-write"))
         needs.append((self.chan["rdmac"] + p.CLREG + p.BL + p.RTW - p.CWL, "result-read-to-write"))
 
@@ -284,7 +312,7 @@ class _Channel:
 
     def _in_range(self, i: int, cmd: Cmd, bank: int, row: int) -> bool:
         c = self.cols
-        channel_level = cmd in (Cmd.WRGB, Cmd.RDMAC)
+        channel_level = cmd in (Cmd.WRGB, Cmd.RDMAC, Cmd.TMOD)
         bad = []
         if c.cycle[i] < 0:
             bad.append(f"cycle {c.cycle[i]}")
@@ -356,29 +384,37 @@ class _Channel:
         if cmd in _ACTS:
             kind = "act"
             self.faw = sorted(self.faw + [t] * min(len(banks), 4), reverse=True)[:4]
+        # (timestamps keep the latest cycle seen: in a log out of order a command issued
+        # earlier than its predecessor does not erase the later one's constraints)
         for b in banks:
             if kind:
-                self.bank[kind][b] = t
+                self.bank[kind][b] = max(self.bank[kind][b], t)
             if cmd in _ACTS:
                 self.open_row[b], self.accessed[b] = row, False
             elif cmd in _PRES:
-                self.bank["pre"][b] = t
+                self.bank["pre"][b] = max(self.bank["pre"][b], t)
                 self.open_row[b], self.accessed[b] = -1, False
             elif cmd == Cmd.REFpb:
-                self.bank["refpb"][b] = t
+                self.bank["refpb"][b] = max(self.bank["refpb"][b], t)
             elif cmd in _COLUMN:
                 self.accessed[b] = True
         if kind:
             for g in groups:
-                self.group[kind][g] = t
-            self.chan[kind] = t
+                self.group[kind][g] = max(self.group[kind][g], t)
+            self.chan[kind] = max(self.chan[kind], t)
         if cmd in _COLUMN:
             self.just_accessed = True
         elif cmd not in _PRES and cmd not in (Cmd.REFab, Cmd.REFpb):
             self.just_accessed = False
-        extra = {Cmd.WRGB: "wrgb", Cmd.RDMAC: "rdmac", Cmd.REFab: "refab", Cmd.REFpb: "refpb"}
+        extra = {
+            Cmd.WRGB: "wrgb",
+            Cmd.RDMAC: "rdmac",
+            Cmd.REFab: "refab",
+            Cmd.REFpb: "refpb",
+            Cmd.TMOD: "tmod",
+        }
         if cmd in extra:
-            self.chan[extra[cmd]] = t
+            self.chan[extra[cmd]] = max(self.chan[extra[cmd]], t)
         self.chan["any"] = max(self.chan["any"], t)  # latest cycle any command took
 
     def run(self, indices: list[int]) -> list[Violation]:

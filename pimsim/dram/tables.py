@@ -21,7 +21,9 @@ import numpy as np
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.dram.commands import (
+    ACCESS_MODE,
     COMMANDS,
+    MODE_BANK,
     N_CMDS,
     TARGET_ALL,
     TARGET_NONE,
@@ -65,12 +67,16 @@ H_O_SELF = 38
 H_POSTPONE = 39  # cycles a due refresh may wait for the current row's stream to end
 H_PULLIN = 40  # refreshes that may be issued ahead of their due times in idle gaps
 H_RESULT_BURSTS = 41  # RDMAC bursts that read the results of one GEMV segment step
-HEADER_SIZE = 42
+H_MODESW = 42  # 1: commands need their access mode (TMOD switches it; pim.mode_switch)
+H_O_MODE = 43  # per command: MODE_ANY / MODE_BANK / MODE_REGISTER
+H_ACT_FIRST = 44  # 1: a GEMV chunk's first row is opened before its buffer fill
+HEADER_SIZE = 45
 
 # scalar slots of the state (at offset H_S_SC)
 SC_FLOOR, SC_NEXT_DUE, SC_REFCOUNT, SC_LAST, SC_END, SC_STALLED, SC_PENDING = 0, 1, 2, 3, 4, 5, 6
 # SC_PENDING: 2 bits per bank, an activation (1 miss, 2 conflict) awaiting its first access
-N_SCALARS = 7
+SC_MODE = 7  # the channel's access mode (MODE_BANK / MODE_REGISTER) with pim.mode_switch
+N_SCALARS = 8
 # a command that waits behind this many refreshes in a row can never issue (refresh livelock)
 MAX_REFRESH_SPINS = 256
 
@@ -213,6 +219,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
         ("wn", wn),
         ("wd", wd),
         ("self_dist", self_dist),
+        ("mode", np.array([ACCESS_MODE[c] for c in Cmd], dtype=np.int64)),
     ]
     header = np.zeros(HEADER_SIZE, dtype=np.int64)
     offset_slots = [
@@ -232,6 +239,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
         H_O_WN,
         H_O_WD,
         H_O_SELF,
+        H_O_MODE,
     ]
     parts, pos = [header], HEADER_SIZE
     for slot, (_, array) in zip(offset_slots, sections, strict=True):
@@ -267,6 +275,8 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     header[H_POSTPONE] = hw.dram.refresh_postpone * ref_interval
     header[H_PULLIN] = hw.dram.refresh_pull_in if refresh else 0
     header[H_RESULT_BURSTS] = result_bursts(hw)
+    header[H_MODESW] = 1 if hw.pim.mode_switch else 0
+    header[H_ACT_FIRST] = 1 if hw.pim.activate_before_buffer_fill else 0
     header[H_STATE_SIZE] = spos
     header[H_ROWS], header[H_COLUMNS] = org.rows, org.columns
     table = np.concatenate(parts)
@@ -282,4 +292,5 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     state[sc + SC_END] = 0
     state[sc + SC_STALLED] = 0
     state[sc + SC_PENDING] = 0
+    state[sc + SC_MODE] = MODE_BANK  # (the AiM simulator's channels start in bank mode)
     return CompiledTiming(table=table, initial_state=state, dist=dist)

@@ -58,6 +58,7 @@ def per_command_energy_j(hw: HardwareConfig) -> dict[str, float]:
         "RDMAC": e.result_read_nJ * 1e-9 + io,
         "REFab": e.refab_nJ * 1e-9,
         "REFpb": e.refpb_nJ * 1e-9,
+        "TMOD": 0.0,  # a mode-register write: no array access, no data burst
     }
 
 

@@ -65,11 +65,11 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     if report.get("baselines"):
         lines.append("")
         lines.append(
-            f"  {'':<22}{'latency/token':>15}{'tokens/s':>11}{'energy/token':>15}"
+            f"  {'':<26}{'latency/token':>15}{'tokens/s':>11}{'energy/token':>15}"
             f"{'speedup':>10}{'energy eff.':>13}"
         )
         lines.append(
-            f"  {'PIM (' + hw.name + ')':<22}{_si(pim['latency_s_per_token']):>15}"
+            f"  {'PIM (' + hw.name + ')':<26}{_si(pim['latency_s_per_token']):>15}"
             f"{pim['tokens_per_s']:>11.1f}{pim['energy_j_per_token'] * 1e3:>12.3f} mJ"
             f"{'1.0x':>10}{'1.0x':>13}"
         )
@@ -77,9 +77,9 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
             base = report["baselines"].get(key)
             if not base:
                 continue
-            label = f"{key.upper()} ({base['name']})"
+            label = f"{key.upper()} ({base.get('label', base['name'])})"
             lines.append(
-                f"  {label:<22}{_si(base['latency_s_per_token']):>15}"
+                f"  {label:<26}{_si(base['latency_s_per_token']):>15}"
                 f"{1 / base['latency_s_per_token']:>11.1f}"
                 f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
                 f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
