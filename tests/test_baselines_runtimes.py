@@ -147,3 +147,22 @@ def test_catalogue_lists_runtimes_and_the_default():
     assert "runtimes graph*, eager, hf" in gpus["H200-SXM"]
     cpus = dict(cpu_table())
     assert "runtimes eager*, hf" in cpus["Dev-Xeon-2vCPU"]
+
+
+def test_sweep_specs_name_runtimes(tmp_path):
+    from pimsim.sweep import load_spec, validate
+
+    text = (
+        "version: 1\nname: rt\nhw: gddr6_aim\n"
+        "run: {models: [gpt2-small], gpu: H200-SXM:eager, cpu: Dev-Xeon-2vCPU:hf}\n"
+        "axes: {dram.channels: [4, 8]}\n"
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    spec = load_spec(path)
+    validate(spec)
+    assert spec.run["gpu"] == "H200-SXM:eager"
+    path.write_text(text.replace("H200-SXM:eager", "H200-SXM:warp"))
+    with pytest.raises(PimsimInputError) as err:
+        validate(load_spec(path))
+    assert "run.gpu" in str(err.value) and "warp" in str(err.value)

@@ -5,7 +5,8 @@ version: 1
 name: channels
 hw: gddr6_aim                  # base hardware description
 set: [dram.refresh=all_bank]   # optional overrides of the base
-run: {models: [gpt2-xl], prompt_len: 1, gen_len: 8, mode: overlap, gpu: T4, cpu: Xeon-Gold-6154}
+run: {models: [gpt2-xl], prompt_len: 1, gen_len: 8, mode: overlap,
+      gpu: T4:graph, cpu: Xeon-Gold-6154}   # baselines as NAME[:RUNTIME]
 axes:                          # grid: every combination, in the order written
   dram.channels: [1, 2, 4, 8, 16, 32]
 zip:                           # optional: these axes move together (one combined axis)
