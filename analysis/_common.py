@@ -62,7 +62,7 @@ def parser(name: str, doc: str, input_help: str) -> argparse.ArgumentParser:
 
 def draw(make: Callable[[], object], out: str) -> int:
     """Run a plot; a bad table is reported like the pimsim CLI does (message, exit code 2)."""
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
 
     try:
         make()

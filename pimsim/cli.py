@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 # Each module defines `register(subparsers)` which adds its parser and sets `func`.
 COMMAND_MODULES = (

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.core.commands import Cmd, family_counts
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel, ChannelRun, log_frame, require_pim
-from pimsim.dram.commands import Cmd, family_counts
-from pimsim.errors import PimsimInputError
 
 
 @dataclass(frozen=True)

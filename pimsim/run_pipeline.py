@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.mapping import ModelMapping, map_model
 
 

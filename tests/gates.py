@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pimsim.dram.commands import (
+from pimsim.core.commands import (
     COMMANDS,
     NEED_CLOSED,
     NEED_OPEN_ROW,

@@ -10,7 +10,7 @@ from asic_ops import op
 
 from pimsim.asic import check_sram_capacity, working_set_bytes
 from pimsim.config import AsicConfig
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import lower, resolve_model
 
 

@@ -23,7 +23,7 @@ from pimsim.asic import (
 )
 from pimsim.asic.vector import MODES
 from pimsim.config import AsicConfig, load_hw
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import KINDS, lower, resolve_model
 from pimsim.workload.costs import ELEMENTWISE_FLOPS, ROPE_FLOPS
 

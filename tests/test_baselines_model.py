@@ -17,7 +17,7 @@ from pimsim.baselines import (
     load_device,
     op_costs,
 )
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import lower, resolve_model
 
 

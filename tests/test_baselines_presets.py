@@ -9,7 +9,7 @@ import pytest
 from pimsim.baselines import default_device, known_devices, load_device
 from pimsim.baselines.devices import preset_path
 from pimsim.cli import main
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 GPUS = ["T4", "A100-SXM-80GB", "H100-SXM", "H200-SXM", "RTX-4090"]
 CPUS = ["Xeon-Gold-6154", "EPYC-7763", "Dev-Xeon-2vCPU"]

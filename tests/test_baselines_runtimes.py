@@ -11,7 +11,7 @@ from pimsim.baselines import evaluate, load_device
 from pimsim.baselines.catalog import cpu_table, gpu_table
 from pimsim.baselines.options import split_set_options
 from pimsim.cli import main
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import lower, resolve_model
 
 

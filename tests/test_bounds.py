@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pimsim.config import load_hw
-from pimsim.dram.commands import Cmd
+from pimsim.core.commands import Cmd
 from pimsim.engine import simulate
 from pimsim.report.build import bounds
 from pimsim.run_pipeline import prepare_run

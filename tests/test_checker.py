@@ -19,11 +19,11 @@ import pytest
 from pimsim import cli
 from pimsim.commands import check_log as check_log_cmd
 from pimsim.config import load_hw
+from pimsim.core.commands import COMMANDS, NEED_CLOSED, NEED_OPEN_ROW, TARGET_NONE, Cmd
+from pimsim.core.commands import target_banks as spec_targets
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.checker import Violation, check_log, read_command_log, write_command_log
-from pimsim.dram.commands import COMMANDS, NEED_CLOSED, NEED_OPEN_ROW, TARGET_NONE, Cmd
-from pimsim.dram.commands import target_banks as spec_targets
 from pimsim.dram.protocol import check_protocol
-from pimsim.errors import PimsimInputError
 
 CONFIGS = ("gddr6_aim", "hbm_pim", "gddr6")
 COLS = ["cycle", "cmd", "channel", "bank", "row", "column"]

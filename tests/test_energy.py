@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
 from pimsim.dram.channel import ChannelModel
-from pimsim.dram.commands import Cmd
 from pimsim.energy import EnergyInputs, per_command_energy_j, run_energy_j
 from pimsim.gemv import plan_gemv
 
@@ -184,7 +184,7 @@ def test_refresh_energy_refreshes_every_row_once_per_retention_window(config):
 
 
 def test_refresh_energy_override_and_bad_window():
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
 
     hw = load_hw("gddr6_aim", ["dram.energy.refab_nJ=50"])
     assert hw.dram.energy.refab_nJ == 50.0

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
 from pimsim.dram import kernel
-from pimsim.dram.commands import Cmd
 from pimsim.engine.pim_system import PimSystem
 from pimsim.gemv import plan_gemv
 from pimsim.mapping.programs import EMPTY, ChannelProgram

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from pimsim.config import load_hw
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel, log_frame
 from pimsim.dram.checker import check_log
-from pimsim.errors import PimsimInputError
 from pimsim.gemv import plan_gemv, simulate_gemv
 
 # shipped configs plus variants that make refresh (all-bank and per-bank) and closed-page

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel
 from pimsim.dram.checker import check_log
-from pimsim.dram.commands import Cmd
 from pimsim.dram.protocol import check_protocol
-from pimsim.errors import PimsimInputError
 from pimsim.gemv import simulate_gemv
 
 COMPAT = "pimsim/validation/hw/gddr6_aim_simulator.yaml"

@@ -18,9 +18,9 @@ import pytest
 from gates import DOMINATED, frame, rule_key, scenario
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
 from pimsim.dram import kernel
 from pimsim.dram.channel import ChannelModel
-from pimsim.dram.commands import Cmd
 from pimsim.dram.protocol import check_protocol
 from pimsim.dram.tables import H_CLOSED, H_POSTPONE, H_PULLIN, H_REFMODE
 

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.container import BarContainer
 
 from pimsim.commands import plot as plot_cmd
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.plots import (
     load_results,
     plot_breakdown,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
 from pimsim.dram.channel import ChannelModel, log_frame
 from pimsim.dram.checker import check_log
-from pimsim.dram.commands import Cmd
 from pimsim.engine.pim_system import PimSystem
 from pimsim.gemv import plan_gemv
 from pimsim.mapping.programs import ChannelProgram

@@ -9,12 +9,12 @@ import pytest
 
 from pimsim.cli import main
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel
 from pimsim.dram.checker import check_log
-from pimsim.dram.commands import Cmd
 from pimsim.dram.protocol import check_protocol
 from pimsim.dram.replay import address_mapping, read_trace, replay
-from pimsim.errors import PimsimInputError
 
 PLAIN = ["dram.channels=1", "dram.refresh=none"]  # plain GDDR6 channel, no refresh
 

@@ -17,9 +17,9 @@ import pytest
 from gates import DOMINATED, LATE, frame, rule_key, scenario
 
 from pimsim.config import load_hw
+from pimsim.core.commands import Cmd
 from pimsim.dram.channel import ChannelModel
 from pimsim.dram.checker import check_log
-from pimsim.dram.commands import Cmd
 
 
 @pytest.mark.parametrize("config", ["gddr6_aim", "hbm_pim"])

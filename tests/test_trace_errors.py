@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import lower, read_trace, resolve_model, write_trace
 
 LINE = 17  # an op line (1-based; line 1 is the header)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pimsim.cli import main
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.validation.points import POINTS_DIR, Point, load_points
 from pimsim.validation.runner import judge, validate, verdict
 

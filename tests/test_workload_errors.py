@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pimsim.cli import main
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload import load_hf_config, load_workload_yaml, read_trace, resolve_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,35 +31,68 @@ axes:
 """
 # (case file, command, file the command writes)
 CASES = [
-    ("run_gddr6_aim_gpt2-small.json",
-     "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 4 --json out", "out"),
-    ("run_hbm_pim_gpt2-medium_serial.json",
-     "pimsim run --hw hbm_pim --model gpt2-medium --prompt-len 3 --gen-len 3 --mode serial "
-     "--gpu H200-SXM:hf --cpu Dev-Xeon-2vCPU --json out", "out"),
-    ("run_gddr6_aim_exact_refresh_per_bank.json",
-     "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 2 --exact "
-     "--set dram.refresh=per_bank --set dram.page_policy=closed --json out", "out"),
-    ("run_gddr6_aim_tinyllama_trace.json",
-     "pimsim run --hw gddr6_aim --model tinyllama-1.1b --prompt-len 2 --gen-len 2 "
-     "--set asic.reduction_tile_rows=0 --json out", "out"),
-    ("run_ops.csv", "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 2 --out run "
-     "> /dev/null", "run/ops.csv"),
-    ("gemv_gddr6_aim.json",
-     "pimsim gemv --hw gddr6_aim --rows 4096 --cols 4096 --json out", "out"),
+    (
+        "run_gddr6_aim_gpt2-small.json",
+        "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 4 --json out",
+        "out",
+    ),
+    (
+        "run_hbm_pim_gpt2-medium_serial.json",
+        "pimsim run --hw hbm_pim --model gpt2-medium --prompt-len 3 --gen-len 3 --mode serial "
+        "--gpu H200-SXM:hf --cpu Dev-Xeon-2vCPU --json out",
+        "out",
+    ),
+    (
+        "run_gddr6_aim_exact_refresh_per_bank.json",
+        "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 2 --exact "
+        "--set dram.refresh=per_bank --set dram.page_policy=closed --json out",
+        "out",
+    ),
+    (
+        "run_gddr6_aim_tinyllama_trace.json",
+        "pimsim run --hw gddr6_aim --model tinyllama-1.1b --prompt-len 2 --gen-len 2 "
+        "--set asic.reduction_tile_rows=0 --json out",
+        "out",
+    ),
+    (
+        "run_ops.csv",
+        "pimsim run --hw gddr6_aim --model gpt2-small --gen-len 2 --out run > /dev/null",
+        "run/ops.csv",
+    ),
+    ("gemv_gddr6_aim.json", "pimsim gemv --hw gddr6_aim --rows 4096 --cols 4096 --json out", "out"),
     ("gemv_hbm_pim.json", "pimsim gemv --hw hbm_pim --rows 1024 --cols 3072 --json out", "out"),
-    ("gemv_aim_compat.json",
-     "pimsim gemv --hw pimsim/validation/hw/gddr6_aim_simulator.yaml --rows 1024 --cols 1024 "
-     "--set dram.channels=1 --json out", "out"),
-    ("gemv_commands.csv", "pimsim gemv --hw gddr6_aim --rows 512 --cols 512 --dump-commands "
-     "300 out > /dev/null", "out"),
-    ("compare.csv", "pimsim compare --hw gddr6_aim --models gpt2-small,gpt3-small --gen-len 2 "
-     "--csv out > /dev/null", "out"),
-    ("lower_gpt2-small.jsonl",
-     "pimsim lower --model gpt2-small --prompt-len 2 --gen-len 2 -o out", "out"),
-    ("sweep_results.csv", f"printf '{SWEEP}' > spec.yaml && pimsim sweep spec.yaml --out sw "
-     "> /dev/null", "sw/results.csv"),
-    ("check_config_resolved.yaml", "pimsim check-config hw_configs/hbm_pim.yaml --resolved "
-     "> out", "out"),
+    (
+        "gemv_aim_compat.json",
+        "pimsim gemv --hw pimsim/validation/hw/gddr6_aim_simulator.yaml --rows 1024 --cols 1024 "
+        "--set dram.channels=1 --json out",
+        "out",
+    ),
+    (
+        "gemv_commands.csv",
+        "pimsim gemv --hw gddr6_aim --rows 512 --cols 512 --dump-commands 300 out > /dev/null",
+        "out",
+    ),
+    (
+        "compare.csv",
+        "pimsim compare --hw gddr6_aim --models gpt2-small,gpt3-small --gen-len 2 "
+        "--csv out > /dev/null",
+        "out",
+    ),
+    (
+        "lower_gpt2-small.jsonl",
+        "pimsim lower --model gpt2-small --prompt-len 2 --gen-len 2 -o out",
+        "out",
+    ),
+    (
+        "sweep_results.csv",
+        f"printf '{SWEEP}' > spec.yaml && pimsim sweep spec.yaml --out sw > /dev/null",
+        "sw/results.csv",
+    ),
+    (
+        "check_config_resolved.yaml",
+        "pimsim check-config hw_configs/hbm_pim.yaml --resolved > out",
+        "out",
+    ),
 ]
 
 

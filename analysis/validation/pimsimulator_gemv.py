@@ -354,8 +354,8 @@ def pimsim_phases(log, end):
 def pimsim_stream(channels_rd: bool, n: int, order: str, refresh: bool = True):
     """pimsim's controller serving the same per-channel burst sequence as the reference."""
     from pimsim.config import load_hw
+    from pimsim.core.commands import Cmd
     from pimsim.dram.channel import ChannelModel
-    from pimsim.dram.commands import Cmd
 
     sets = ["dram.channels=1"] + ([] if refresh else ["dram.refresh=none"])
     hw = load_hw("hbm_pim", sets)

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pimsim.errors import PimsimInputError
-from pimsim.workload.spec import DTYPE_BYTES
-from pimsim.workload.table import KINDS
+from pimsim.core.dtypes import DTYPE_BYTES
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.kinds import ASIC_KINDS, KINDS
+from pimsim.core.kinds import PIM_KINDS as CORE_PIM_KINDS
 
-# Kinds whose work runs in the PIM banks (matrix products and cache writes); the ASIC only
-# feeds them vectors and reduces their partial sums.
-PIM_KINDS: frozenset[str] = frozenset({"vmm", "gemm", "attn_score", "attn_value", "kv_write"})
-# Kinds the ASIC vector unit executes.
-VECTOR_KINDS: frozenset[str] = frozenset(KINDS) - PIM_KINDS
+# Kinds whose work runs in the PIM banks (the ASIC only feeds them vectors and reduces their
+# partial sums), and the kinds the ASIC executes (pimsim.core.kinds)
+PIM_KINDS: frozenset[str] = frozenset(CORE_PIM_KINDS)
+VECTOR_KINDS: frozenset[str] = ASIC_KINDS
 ALL_KINDS: tuple[str, ...] = KINDS
 
 

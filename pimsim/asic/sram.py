@@ -30,7 +30,7 @@ from pimsim.asic._columns import (
     kind_codes,
 )
 from pimsim.config.schema import AsicConfig
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 ACCUMULATOR_BYTES = 4  # fp32 partial sums
 

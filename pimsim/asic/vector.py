@@ -54,7 +54,7 @@ from pimsim.asic._columns import (
     unknown_kind_error,
 )
 from pimsim.config.schema import AsicConfig
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload.costs import score_pairs
 
 UNITS: tuple[str, ...] = ("element", "row", "table_add")

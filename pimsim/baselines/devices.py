@@ -22,8 +22,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import read_yaml
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_yaml
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets" / "baselines"
 KINDS = ("gpu", "cpu")

@@ -37,14 +37,13 @@ import numpy as np
 import pandas as pd
 
 from pimsim.baselines.devices import BaselineDevice, load_device
-from pimsim.errors import PimsimInputError
+from pimsim.core.dtypes import DTYPE_BYTES
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload.windows import output_token_window
 
 REQUIRED_COLUMNS = ("name", "kind", "token", "flops", "bytes", "dtype")
 LM_HEAD = "lm_head"
 STEP_OP = "embed"  # every model step starts with its token embedding
-# Bytes per element of the table dtypes (same as pimsim.workload.spec.DTYPE_BYTES).
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 
 
 @dataclass(frozen=True)

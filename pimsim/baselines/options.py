@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 BASELINE_PREFIXES = ("gpu", "cpu")
 

@@ -92,7 +92,7 @@ def read_release_cycles(path: str) -> list[int]:
     """The DRAM cycles at which a run handed operators to the channels (ops.csv)."""
     import pandas as pd
 
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
 
     try:
         ops = pd.read_csv(path, usecols=["dram_start_cycle"])

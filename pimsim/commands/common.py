@@ -45,7 +45,7 @@ def dump_capacity(dump_commands: list[str] | None) -> int:
     """The N of `--dump-commands N FILE` (0 without the option); N < 1 is an input error."""
     if not dump_commands:
         return 0
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
 
     try:
         capacity = int(dump_commands[0])

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.baselines import load_device
     from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
-    from pimsim.io_utils import atomic_write_json, atomic_write_text
+    from pimsim.core.io import atomic_write_json, atomic_write_text
 
     hw_sets, baseline_sets = split_set_options(args.overrides)
     hw = load_hw(args.hw, hw_sets)

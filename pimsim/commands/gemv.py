@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pimsim.config import load_hw
+    from pimsim.core.io import atomic_write_json
     from pimsim.gemv import gemv_command_log, simulate_gemv
-    from pimsim.io_utils import atomic_write_json
 
     hw = load_hw(args.hw, args.overrides)
     capacity = dump_capacity(args.dump_commands)

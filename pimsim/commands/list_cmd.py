@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 # category -> (module, function returning rows of (name, description))
 LISTERS = {

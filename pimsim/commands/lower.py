@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
     from pimsim.workload import lower, resolve_model, write_trace
 
     spec = resolve_model(args.model)

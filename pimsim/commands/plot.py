@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 KINDS = ("energy", "latency", "breakdown", "sweep")
 

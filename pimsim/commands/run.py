@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
     from pimsim.config.loader import dump_resolved
-    from pimsim.errors import PimsimInputError
-    from pimsim.io_utils import atomic_write_json, atomic_write_text
+    from pimsim.core.errors import PimsimInputError
+    from pimsim.core.io import atomic_write_json, atomic_write_text
     from pimsim.report.build import op_table, perfetto_trace
     from pimsim.report.text import format_report
     from pimsim.run_pipeline import prepare_run

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
     from pimsim.sweep import load_spec, run_sweep, validate
 
     if args.jobs is not None and args.jobs < 1:

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pimsim.io_utils import atomic_write_json, atomic_write_text
+    from pimsim.core.io import atomic_write_json, atomic_write_text
     from pimsim.validation import validate
     from pimsim.validation.runner import markdown_table, text_table
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pathlib import Path
 
-    from pimsim.errors import PimsimInputError
+    from pimsim.core.errors import PimsimInputError
     from pimsim.validation.points import POINTS_DIR
 
     folder = Path(args.points) if args.points else POINTS_DIR

@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from pimsim.config.schema import (
-    DTYPE_BYTES,
     AsicConfig,
     DramConfig,
     DramEnergy,
@@ -29,9 +28,10 @@ from pimsim.config.schema import (
     PimConfig,
     TimingRule,
 )
-from pimsim.dram.commands import COMMAND_NAMES
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import read_yaml
+from pimsim.core.commands import COMMAND_NAMES
+from pimsim.core.dtypes import DTYPE_BYTES, PIM_DTYPES
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_yaml
 
 CONFIG_VERSION = 1
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets" / "dram"
@@ -590,7 +590,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
     enabled = pim_raw.get("enabled", bool(pim_raw))
     if not isinstance(enabled, bool):
         raise _fail(file, "pim.enabled", f"got {enabled!r}", "true or false")
-    dtype = _choice(pim_raw.get("dtype", "bf16"), DTYPE_BYTES, file, "pim.dtype")
+    dtype = _choice(pim_raw.get("dtype", "bf16"), PIM_DTYPES, file, "pim.dtype")
     banks_per_unit = _int(pim_raw.get("banks_per_mac_unit", 1), file, "pim.banks_per_mac_unit")
     if organization.banks % banks_per_unit:
         raise _fail(
@@ -735,7 +735,7 @@ def build_hw(data: dict, file: str) -> HardwareConfig:
 
 def dump_resolved(hw: HardwareConfig, path: Path) -> None:
     """Write the fully resolved configuration (provenance) atomically as YAML."""
-    from pimsim.io_utils import atomic_write_text
+    from pimsim.core.io import atomic_write_text
 
     header = f"# fully resolved pimsim hardware description; sha256 {hw.sha256}\n"
     atomic_write_text(path, header + yaml.safe_dump(hw.resolved_dict(), sort_keys=False))

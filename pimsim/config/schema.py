@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
+from pimsim.core.dtypes import DTYPE_BYTES
 
 
 @dataclass(frozen=True)

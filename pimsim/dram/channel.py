@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.core.commands import COMMANDS, NEED_OPEN_ROW, Cmd, target_banks
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram import kernel
-from pimsim.dram.commands import COMMANDS, NEED_OPEN_ROW, Cmd, target_banks
 from pimsim.dram.tables import (
     CT_CONFLICTS,
     CT_HITS,
@@ -21,7 +22,6 @@ from pimsim.dram.tables import (
     CompiledTiming,
     compile_timing,
 )
-from pimsim.errors import PimsimInputError
 
 LOG_COLUMNS = ["cycle", "cmd", "channel", "bank", "row", "column"]
 

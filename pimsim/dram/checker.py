@@ -1,7 +1,7 @@
 """Independent DRAM protocol checker: audits a command log against the hardware description.
 
 The oracle for the cycle-exact channel engine. It shares only the *specification* with the
-engine (`pimsim.dram.commands` and the resolved timing-rule table of `pimsim.config`), never its
+engine (`pimsim.core.commands` and the resolved timing-rule table of `pimsim.config`), never its
 code, and is written the plain way: one pass over the log in Python, with the last issue cycle of
 every (scope instance, previous-command set) kept in lists.
 
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig, TimingRule
-from pimsim.dram.commands import (
+from pimsim.core.commands import (
     COMMAND_NAMES,
     COMMANDS,
     EFFECT_CLOSE,
@@ -51,8 +51,8 @@ from pimsim.dram.commands import (
     Cmd,
     target_banks,
 )
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import atomic_write_text
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import atomic_write_text
 
 __all__ = [
     "KINDS",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pimsim.dram.commands import (
+from pimsim.core.commands import (
     EFFECT_CLOSE,
     EFFECT_OPEN,
     NEED_CLOSED,

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.core.commands import Cmd
 from pimsim.dram.checker import Violation, _columns, violation_at
-from pimsim.dram.commands import Cmd
 
 __all__ = ["PROTOCOL_KINDS", "check_protocol"]
 

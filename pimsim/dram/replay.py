@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.core.commands import Cmd
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel, log_frame
-from pimsim.dram.commands import Cmd
 from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES, H_O_COMPL
-from pimsim.errors import PimsimInputError
 
 DEFAULT_MAPPING = "row:bank:bankgroup:column:channel"
 MAPPING_FIELDS = ("row", "bank", "bankgroup", "column", "channel")

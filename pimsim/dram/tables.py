@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.commands import (
+from pimsim.core.commands import (
     ACCESS_MODE,
     COMMANDS,
     MODE_BANK,
@@ -29,6 +29,7 @@ from pimsim.dram.commands import (
     TARGET_NONE,
     TARGET_UNIT,
     Cmd,
+    completion_cycles,
 )
 
 NEVER = -(1 << 40)  # "no constraint yet": far enough in the past for every timing distance
@@ -190,13 +191,7 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
         wn[i], wd[i] = n, d
 
     timing = hw.dram.timing_cycles
-    completion = np.ones(N_CMDS, dtype=np.int64)
-    completion[Cmd.RD] = timing["nCL"] + timing["nBL"]
-    completion[Cmd.RDMAC] = timing.get("nCLREG", 0) + timing["nBL"]
-    completion[Cmd.WR] = timing["nCWL"] + timing["nBL"]
-    completion[Cmd.WRGB] = timing.get("nCWLGB", 1) + timing["nBL"]
-    completion[Cmd.REFab] = timing.get("nRFC", 1)
-    completion[Cmd.REFpb] = timing.get("nRFCpb", 1)
+    completion = np.array([completion_cycles(c, timing) for c in Cmd], dtype=np.int64)
 
     refresh = REFRESH_CODES[hw.dram.refresh]
     n_refi = int(timing.get("nREFI", 0))

@@ -22,8 +22,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.commands import Cmd
-from pimsim.errors import PimsimInputError
+from pimsim.core.commands import (
+    COMMANDS,
+    TARGET_ALL,
+    TARGET_BANK,
+    TARGET_BANKGROUP,
+    TARGET_UNIT,
+    CommandInfo,
+)
+from pimsim.core.errors import PimsimInputError
+
+# the energy components commands are charged to, in report order (then io and the static parts)
+COMMAND_COMPONENTS = (
+    "dram_activate",
+    "dram_column",
+    "pim_mac",
+    "global_buffer",
+    "result_read",
+    "refresh",
+)
 
 
 @dataclass(frozen=True)
@@ -37,29 +54,27 @@ class EnergyInputs:
     link_bytes: int  # transfers outside DRAM commands (embedding rows)
 
 
+def _scale(info: CommandInfo, hw: HardwareConfig) -> int:
+    """How many times one command is charged its energy key (banks activated, units driven)."""
+    org = hw.dram.organization
+    if info.energy_scale == "banks":
+        return {TARGET_BANK: 1, TARGET_BANKGROUP: org.banks_per_group, TARGET_ALL: org.banks}[
+            info.target
+        ]
+    if info.energy_scale == "units":
+        return org.banks // hw.pim.banks_per_mac_unit if info.target == TARGET_UNIT else 1
+    return 1
+
+
 def per_command_energy_j(hw: HardwareConfig) -> dict[str, float]:
     """Energy charged per command of each type (joules), I/O included; for provenance."""
     e = _require(hw)
-    org = hw.dram.organization
-    io = org.access_bytes * 8 * e.io_pJ_per_bit * 1e-12
-    served = org.banks // hw.pim.banks_per_mac_unit
-    return {
-        "ACT": e.act_per_bank_nJ * 1e-9,
-        "ACT4": e.act_per_bank_nJ * org.banks_per_group * 1e-9,
-        "ACT16": e.act_per_bank_nJ * org.banks * 1e-9,
-        "PRE": 0.0,
-        "PRE4": 0.0,
-        "PREA": 0.0,  # charged with the activation (ACT/PRE pair)
-        "RD": e.rd_nJ * 1e-9 + io,
-        "WR": e.wr_nJ * 1e-9 + io,
-        "MAC": e.mac_per_bank_nJ * 1e-9,
-        "MAC16": e.mac_per_bank_nJ * served * 1e-9,
-        "WRGB": e.global_buffer_write_nJ * 1e-9 + io,
-        "RDMAC": e.result_read_nJ * 1e-9 + io,
-        "REFab": e.refab_nJ * 1e-9,
-        "REFpb": e.refpb_nJ * 1e-9,
-        "TMOD": 0.0,  # a mode-register write: no array access, no data burst
-    }
+    io = hw.dram.organization.access_bytes * 8 * e.io_pJ_per_bit * 1e-12
+    out = {}
+    for cmd, info in COMMANDS.items():
+        energy = getattr(e, info.energy_key) * _scale(info, hw) * 1e-9 if info.energy_key else 0.0
+        out[cmd.name] = energy + io if info.io_burst else energy
+    return out
 
 
 def _require(hw: HardwareConfig):
@@ -77,20 +92,25 @@ def run_energy_j(hw: HardwareConfig, inputs: EnergyInputs) -> dict[str, float]:
     """Energy breakdown (joules) by component; the sum is the run's energy."""
     e = _require(hw)
     org = hw.dram.organization
-    c = {cmd.name: int(inputs.counters[cmd]) for cmd in Cmd}
     io_per_burst = org.access_bytes * 8 * e.io_pJ_per_bit * 1e-12
-    served = org.banks // hw.pim.banks_per_mac_unit
-    activations = c["ACT"] + c["ACT4"] * org.banks_per_group + c["ACT16"] * org.banks
+    # per component, per energy key (in command order): the count of charges
+    charges: dict[str, dict[str, int]] = {name: {} for name in COMMAND_COMPONENTS}
+    bursts = 0
+    for cmd, info in COMMANDS.items():
+        n = int(inputs.counters[cmd])
+        if info.energy_key:
+            keys = charges[info.component]
+            keys[info.energy_key] = keys.get(info.energy_key, 0) + n * _scale(info, hw)
+        if info.io_burst:
+            bursts += n
+    parts = {
+        name: (sum(count * getattr(e, key) for key, count in keys.items()) * 1e-9 if keys else 0.0)
+        for name, keys in charges.items()
+    }
     asic = hw.asic
     return {
-        "dram_activate": activations * e.act_per_bank_nJ * 1e-9,
-        "dram_column": (c["RD"] * e.rd_nJ + c["WR"] * e.wr_nJ) * 1e-9,
-        "pim_mac": (c["MAC"] + c["MAC16"] * served) * e.mac_per_bank_nJ * 1e-9,
-        "global_buffer": c["WRGB"] * e.global_buffer_write_nJ * 1e-9,
-        "result_read": c["RDMAC"] * e.result_read_nJ * 1e-9,
-        "refresh": (c["REFab"] * e.refab_nJ + c["REFpb"] * e.refpb_nJ) * 1e-9,
-        "io": (c["RD"] + c["WR"] + c["WRGB"] + c["RDMAC"]) * io_per_burst
-        + inputs.link_bytes * 8 * e.io_pJ_per_bit * 1e-12,
+        **parts,
+        "io": bursts * io_per_burst + inputs.link_bytes * 8 * e.io_pJ_per_bit * 1e-12,
         "dram_background": e.background_mW_per_channel
         * 1e-3
         * hw.dram.channels

@@ -27,14 +27,13 @@ import pandas as pd
 import simpy
 
 from pimsim.config.schema import HardwareConfig
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
 from pimsim.dram.tables import N_COUNTERS
 from pimsim.engine.pim_system import PimSystem
 from pimsim.engine.work import OperatorWork, OperatorWorks
-from pimsim.errors import PimsimInputError
 from pimsim.mapping import ModelMapping
 
-PIM_KINDS = ("vmm", "gemm", "attn_score", "attn_value", "kv_write")
-LINK_KINDS = ("embed",)
 MODES = ("serial", "overlap")
 UNIT_PIM, UNIT_VECTOR, UNIT_LINK = 0, 1, 2
 NONE = -1  # "no such segment" in the per-operator time columns

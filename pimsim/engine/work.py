@@ -18,7 +18,7 @@ import numpy as np
 
 from pimsim.asic import reduction_cycles, reduction_ops
 from pimsim.config.schema import HardwareConfig
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.mapping import ModelMapping
 from pimsim.mapping.programs import ChannelProgram, split_even
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.commands import Cmd
-from pimsim.errors import PimsimInputError
+from pimsim.core.commands import Cmd
+from pimsim.core.errors import PimsimInputError
 from pimsim.mapping.programs import (
     EMPTY,
     ChannelProgram,

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.commands import Cmd
+from pimsim.core.commands import Cmd
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.plots.common import (
     new_figure,
     numeric,

@@ -8,9 +8,7 @@ without timestamps or version metadata: the same rows give the same bytes.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from io import BytesIO
@@ -21,7 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import atomic_write_bytes
 
 DPI = 100
 STYLE = {
@@ -78,22 +77,7 @@ def save_figure(fig: Figure, path: str | Path | None) -> None:
     buffer = BytesIO()
     with style():
         fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise PimsimInputError(f"cannot write the figure: {exc.strerror}", file=path) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a figure is not
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def figure_format(path: str | Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.plots.common import EXPECTED_TABLE
 
 

@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.commands import Cmd, family_counts
+from pimsim.core.commands import Cmd, family_counts
+from pimsim.core.kinds import PIM_VMM_KINDS
 from pimsim.dram.tables import N_CMDS
 from pimsim.engine.accounting import Timing, account
 from pimsim.engine.simulate import NONE, UNIT_LINK, UNIT_PIM, SimResult
 from pimsim.workload.windows import TokenWindow, output_token_window
 
 UNITS = ("pim", "vector", "link")
-PIM_VMM_KINDS = ("vmm", "gemm", "attn_score", "attn_value")
 PS = 1e-12
 
 

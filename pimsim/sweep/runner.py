@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import atomic_write_json, atomic_write_text
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import atomic_write_json, atomic_write_text, atomic_writer
 from pimsim.sweep.spec import SweepSpec
 
 
@@ -89,9 +89,8 @@ class ResultsStore:
             import pyarrow  # noqa: F401
         except ImportError:
             return
-        tmp = self.out / ".results.parquet.tmp"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.out / "results.parquet")
+        with atomic_writer(self.out / "results.parquet") as handle:
+            frame.to_parquet(handle, index=False)
 
 
 def run_sweep(

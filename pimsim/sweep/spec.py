@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import read_yaml
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_yaml
 
 SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
 RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu")

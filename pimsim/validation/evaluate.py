@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 
 # the repository in a source checkout (workloads/, hw_configs/, pimsim/validation/hw/), the
 # folder holding the package when installed (pimsim/validation/hw/ only)

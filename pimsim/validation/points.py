@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import read_yaml
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_yaml
 
 POINTS_DIR = Path(__file__).resolve().parent / "points"
 SUBSETS = ("quick", "full")

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.validation.evaluate import Evaluator
 from pimsim.validation.points import POINTS_DIR, Point, load_points
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from pimsim.core.errors import PimsimInputError
 from pimsim.dram.replay import Trace
-from pimsim.errors import PimsimInputError
 
 GENERATORS = ("stream", "random", "random_paced")
 LINE_BYTES = 64

@@ -11,6 +11,7 @@ Public API:
   `count_parameters(spec)`: sizes for the mapping and for reports.
 """
 
+from pimsim.core.kinds import KINDS
 from pimsim.workload.catalog import available_models, model_table, resolve_model
 from pimsim.workload.graph import DecoderGraph, GraphNode, build_graph
 from pimsim.workload.hf_config import load_hf_config
@@ -25,7 +26,7 @@ from pimsim.workload.params import (
     weight_matrices,
 )
 from pimsim.workload.spec import ModelSpec
-from pimsim.workload.table import COLUMN_NAMES, KINDS, TRACE_SCHEMA, deps_csr
+from pimsim.workload.table import COLUMN_NAMES, TRACE_SCHEMA, deps_csr
 from pimsim.workload.trace_io import read_trace, read_trace_header, write_trace
 from pimsim.workload.yaml_model import load_workload_yaml
 

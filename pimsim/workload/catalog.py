@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pimsim
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload.hf_config import load_hf_config
 from pimsim.workload.params import count_parameters
 from pimsim.workload.spec import ModelSpec

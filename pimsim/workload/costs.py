@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pimsim.workload.table import KINDS
+from pimsim.core.kinds import KINDS
 
 ELEMENTWISE_FLOPS = {
     "layernorm": 7,

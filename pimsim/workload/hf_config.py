@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.yaml_model import make_spec
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.kinds import KINDS
 from pimsim.workload.costs import op_costs
 from pimsim.workload.graph import (
     INPUT,
@@ -35,7 +36,7 @@ from pimsim.workload.graph import (
 )
 from pimsim.workload.params import qualified_name
 from pimsim.workload.spec import ModelSpec
-from pimsim.workload.table import KINDS, TRACE_SCHEMA, make_op_table
+from pimsim.workload.table import TRACE_SCHEMA, make_op_table
 
 _NO_DEP = -9  # padding in the local dependency array
 

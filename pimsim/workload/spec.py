@@ -11,10 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pimsim.errors import PimsimInputError
+from pimsim.core.dtypes import DTYPE_BYTES
+from pimsim.core.errors import PimsimInputError
 
 # Bytes per element for the supported storage types.
-DTYPE_BYTES: dict[str, int] = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1, "int8": 1}
 
 NORMS = ("layernorm", "rmsnorm")
 NORM_POSITIONS = ("pre", "post")

@@ -16,24 +16,6 @@ import numpy as np
 import pandas as pd
 
 TRACE_SCHEMA = "pimsim.trace.v1"
-
-KINDS = (
-    "embed",
-    "vmm",
-    "gemm",
-    "layernorm",
-    "rmsnorm",
-    "rope",
-    "kv_write",
-    "attn_score",
-    "softmax",
-    "attn_value",
-    "add",
-    "mul",
-    "gelu",
-    "relu",
-    "silu",
-)
 PHASES = ("prefill", "decode")
 
 # (column, python type) in table order.

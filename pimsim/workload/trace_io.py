@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from itertools import chain
 from operator import itemgetter
@@ -23,12 +21,14 @@ import numpy as np
 import pandas as pd
 
 from pimsim import __version__
-from pimsim.errors import PimsimInputError
-from pimsim.workload.spec import DTYPE_BYTES, ModelSpec
+from pimsim.core.dtypes import DTYPE_BYTES
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import atomic_writer
+from pimsim.core.kinds import KINDS
+from pimsim.workload.spec import ModelSpec
 from pimsim.workload.table import (
     COLUMN_NAMES,
     INT_COLUMNS,
-    KINDS,
     NONNEGATIVE_COLUMNS,
     OP_COLUMNS,
     STR_COLUMNS,
@@ -85,23 +85,12 @@ def _is_gz_name(path: Path) -> bool:
 
 
 def _atomic_write_lines(path: Path, lines: Iterator[str], gz: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if gz:  # mtime=0: the same trace gives the same bytes
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zf:
-                    _write_chunked(io.TextIOWrapper(zf, encoding="utf-8"), lines)
-            else:
-                _write_chunked(io.TextIOWrapper(raw, encoding="utf-8"), lines)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as raw:
+        if gz:  # mtime=0: the same trace gives the same bytes
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as zf:
+                _write_chunked(io.TextIOWrapper(zf, encoding="utf-8"), lines)
+        else:
+            _write_chunked(io.TextIOWrapper(raw, encoding="utf-8"), lines)
 
 
 def _write_chunked(out: io.TextIOWrapper, lines: Iterator[str]) -> None:

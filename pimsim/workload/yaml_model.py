@@ -33,8 +33,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import PimsimInputError
-from pimsim.io_utils import read_yaml
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_yaml
 from pimsim.workload.spec import ModelSpec, spec_field_names
 
 TOP_KEYS = ("version", "name", "family", "description", "source", "dtype", "architecture")

@@ -49,78 +49,198 @@ EFFECT_NONE, EFFECT_OPEN, EFFECT_CLOSE = range(3)
 
 @dataclass(frozen=True)
 class CommandInfo:
+    """One command: what it acts on and needs, what it does, how long until its work is done,
+    where a report counts it and what energy it is charged."""
+
     cmd: Cmd
     target: int
     needs: int
     effect: int
     is_column: bool  # counts as a column access for row-hit statistics
     description: str
+    family: str  # the report's command family (`commands` of pimsim.report.v1)
+    # cycles from issue until its work is done: the sum of these timing parameters, each with
+    # the value used when a preset does not define it; () means one cycle
+    completion: tuple[tuple[str, int], ...] = ()
+    # energy: the DramEnergy field charged per command (None: nothing), times 1, the banks it
+    # targets ("banks") or the MAC units it drives ("units"), into the energy component named;
+    # `io_burst`: it moves one column access of data between the device and the ASIC
+    energy_key: str | None = None
+    energy_scale: str = "one"
+    component: str | None = None
+    io_burst: bool = False
 
 
+def _info(cmd, target, needs, effect, is_column, description, family, **energy) -> CommandInfo:
+    return CommandInfo(cmd, target, needs, effect, is_column, description, family, **energy)
+
+
+_ACT = {"energy_key": "act_per_bank_nJ", "energy_scale": "banks", "component": "dram_activate"}
+_MAC = {"energy_key": "mac_per_bank_nJ", "energy_scale": "units", "component": "pim_mac"}
 COMMANDS: dict[Cmd, CommandInfo] = {
     info.cmd: info
     for info in (
-        CommandInfo(Cmd.ACT, TARGET_BANK, NEED_CLOSED, EFFECT_OPEN, False, "activate one bank"),
-        CommandInfo(
+        _info(
+            Cmd.ACT,
+            TARGET_BANK,
+            NEED_CLOSED,
+            EFFECT_OPEN,
+            False,
+            "activate one bank",
+            "ACT",
+            **_ACT,
+        ),
+        _info(
             Cmd.ACT4,
             TARGET_BANKGROUP,
             NEED_CLOSED,
             EFFECT_OPEN,
             False,
             "activate the 4 banks of a bank group",
+            "ACT",
+            **_ACT,
         ),
-        CommandInfo(Cmd.ACT16, TARGET_ALL, NEED_CLOSED, EFFECT_OPEN, False, "activate all banks"),
-        CommandInfo(Cmd.PRE, TARGET_BANK, NEED_NOTHING, EFFECT_CLOSE, False, "precharge one bank"),
-        CommandInfo(
-            Cmd.PRE4, TARGET_BANKGROUP, NEED_NOTHING, EFFECT_CLOSE, False, "precharge a bank group"
+        _info(
+            Cmd.ACT16,
+            TARGET_ALL,
+            NEED_CLOSED,
+            EFFECT_OPEN,
+            False,
+            "activate all banks",
+            "ACT",
+            **_ACT,
         ),
-        CommandInfo(Cmd.PREA, TARGET_ALL, NEED_NOTHING, EFFECT_CLOSE, False, "precharge all banks"),
-        CommandInfo(Cmd.RD, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column read"),
-        CommandInfo(Cmd.WR, TARGET_BANK, NEED_OPEN_ROW, EFFECT_NONE, True, "column write"),
-        CommandInfo(
+        # a precharge is charged with its activation (the ACT/PRE pair)
+        _info(Cmd.PRE, TARGET_BANK, NEED_NOTHING, EFFECT_CLOSE, False, "precharge one bank", "PRE"),
+        _info(
+            Cmd.PRE4,
+            TARGET_BANKGROUP,
+            NEED_NOTHING,
+            EFFECT_CLOSE,
+            False,
+            "precharge a bank group",
+            "PRE",
+        ),
+        _info(
+            Cmd.PREA, TARGET_ALL, NEED_NOTHING, EFFECT_CLOSE, False, "precharge all banks", "PRE"
+        ),
+        _info(
+            Cmd.RD,
+            TARGET_BANK,
+            NEED_OPEN_ROW,
+            EFFECT_NONE,
+            True,
+            "column read",
+            "RD",
+            completion=(("nCL", 0), ("nBL", 0)),
+            energy_key="rd_nJ",
+            component="dram_column",
+            io_burst=True,
+        ),
+        _info(
+            Cmd.WR,
+            TARGET_BANK,
+            NEED_OPEN_ROW,
+            EFFECT_NONE,
+            True,
+            "column write",
+            "WR",
+            completion=(("nCWL", 0), ("nBL", 0)),
+            energy_key="wr_nJ",
+            component="dram_column",
+            io_burst=True,
+        ),
+        _info(
             Cmd.MAC,
             TARGET_BANK,
             NEED_OPEN_ROW,
             EFFECT_NONE,
             True,
             "MAC of one column with the global buffer, one bank",
+            "MAC",
+            **_MAC,
         ),
-        CommandInfo(
+        _info(
             Cmd.MAC16,
             TARGET_UNIT,
             NEED_OPEN_ROW,
             EFFECT_NONE,
             True,
             "MAC of one column in every MAC unit (all-bank PIM mode)",
+            "MAC",
+            **_MAC,
         ),
-        CommandInfo(
+        _info(
             Cmd.WRGB,
             TARGET_NONE,
             NEED_NOTHING,
             EFFECT_NONE,
             False,
             "write one column of the global (input) buffer",
+            "WRGB",
+            completion=(("nCWLGB", 1), ("nBL", 0)),
+            energy_key="global_buffer_write_nJ",
+            component="global_buffer",
+            io_burst=True,
         ),
-        CommandInfo(
+        _info(
             Cmd.RDMAC,
             TARGET_NONE,
             NEED_NOTHING,
             EFFECT_NONE,
             False,
             "read the MAC result registers",
+            "RDMAC",
+            completion=(("nCLREG", 0), ("nBL", 0)),
+            energy_key="result_read_nJ",
+            component="result_read",
+            io_burst=True,
         ),
-        CommandInfo(Cmd.REFab, TARGET_ALL, NEED_CLOSED, EFFECT_NONE, False, "all-bank refresh"),
-        CommandInfo(Cmd.REFpb, TARGET_BANK, NEED_CLOSED, EFFECT_NONE, False, "per-bank refresh"),
-        CommandInfo(
+        _info(
+            Cmd.REFab,
+            TARGET_ALL,
+            NEED_CLOSED,
+            EFFECT_NONE,
+            False,
+            "all-bank refresh",
+            "REF",
+            completion=(("nRFC", 1),),
+            energy_key="refab_nJ",
+            component="refresh",
+        ),
+        _info(
+            Cmd.REFpb,
+            TARGET_BANK,
+            NEED_CLOSED,
+            EFFECT_NONE,
+            False,
+            "per-bank refresh",
+            "REF",
+            completion=(("nRFCpb", 1),),
+            energy_key="refpb_nJ",
+            component="refresh",
+        ),
+        # a mode-register write: no array access, no data burst
+        _info(
             Cmd.TMOD,
             TARGET_NONE,
             NEED_NOTHING,
             EFFECT_NONE,
             False,
             "toggle the channel between bank and register access mode (AiM, pim.mode_switch)",
+            "TMOD",
         ),
     )
 }
+
+
+def completion_cycles(cmd: Cmd, timing: dict[str, int]) -> int:
+    """Cycles from issuing `cmd` until its work (data burst, refresh) is done."""
+    terms = COMMANDS[cmd].completion
+    if not terms:
+        return 1
+    return sum(int(timing.get(name, default)) for name, default in terms)
+
 
 # access modes (`pim.mode_switch`): the AiM simulator's channels are in bank mode (row and
 # column commands, MACs) or register mode (global-buffer writes, result reads); a command of
@@ -160,16 +280,11 @@ def target_banks(
     return []
 
 
-# command families: the contract keys of the JSON reports ("ACT" counts every activate, ...)
+# command families: the contract keys of the JSON reports ("ACT" counts every activate, ...);
+# TMOD (the access-mode switch) is listed only where a configuration issues it
+FAMILY_ORDER = ("ACT", "PRE", "RD", "WR", "MAC", "REF", "WRGB", "RDMAC")
 FAMILIES: dict[str, tuple[Cmd, ...]] = {
-    "ACT": (Cmd.ACT, Cmd.ACT4, Cmd.ACT16),
-    "PRE": (Cmd.PRE, Cmd.PRE4, Cmd.PREA),
-    "RD": (Cmd.RD,),
-    "WR": (Cmd.WR,),
-    "MAC": (Cmd.MAC, Cmd.MAC16),
-    "REF": (Cmd.REFab, Cmd.REFpb),
-    "WRGB": (Cmd.WRGB,),
-    "RDMAC": (Cmd.RDMAC,),
+    family: tuple(c for c in Cmd if COMMANDS[c].family == family) for family in FAMILY_ORDER
 }
 
 

@@ -1,0 +1,50 @@
+"""The operator kinds of a trace, and where each runs.
+
+One row per kind: the unit that executes it (`pim`: the banks' MAC units; `vector`: the ASIC's
+vector unit; `link`: a transfer between the ASIC and the PIM devices) and whether it is a
+matrix product streamed from the banks (the bandwidth and layout bounds count its bytes). The
+order is the trace format's kind code order (`pimsim.trace.v1`): append, never reorder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OperatorKind:
+    name: str
+    unit: str  # pim | vector | link
+    matrix_product: bool  # a VMM / GEMM / attention product read from the banks
+    description: str
+
+
+KIND_TABLE: dict[str, OperatorKind] = {
+    k.name: k
+    for k in (
+        OperatorKind("embed", "link", False, "token (+ position) embedding lookup"),
+        OperatorKind("vmm", "pim", True, "vector x weight matrix"),
+        OperatorKind("gemm", "pim", True, "matrix x weight matrix (batched rows)"),
+        OperatorKind("layernorm", "vector", False, "LayerNorm"),
+        OperatorKind("rmsnorm", "vector", False, "RMSNorm"),
+        OperatorKind("rope", "vector", False, "rotary position embedding"),
+        OperatorKind("kv_write", "pim", False, "append K and V to the cache in the banks"),
+        OperatorKind("attn_score", "pim", True, "q . K^T over the cached keys"),
+        OperatorKind("softmax", "vector", False, "softmax"),
+        OperatorKind("attn_value", "pim", True, "softmax(.) x V over the cached values"),
+        OperatorKind("add", "vector", False, "element-wise add (residual)"),
+        OperatorKind("mul", "vector", False, "element-wise multiply (gated FFN)"),
+        OperatorKind("gelu", "vector", False, "GELU"),
+        OperatorKind("relu", "vector", False, "ReLU"),
+        OperatorKind("silu", "vector", False, "SiLU"),
+    )
+}
+KINDS: tuple[str, ...] = tuple(KIND_TABLE)
+# kinds whose work runs in the PIM banks (matrix products and cache writes)
+PIM_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.unit == "pim")
+# matrix products read from the banks (weights and KV cache)
+PIM_VMM_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.matrix_product)
+# kinds the engine runs as PIM <-> ASIC transfers
+LINK_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.unit == "link")
+# kinds the ASIC cost model prices (everything that is not PIM work, the embedding included)
+ASIC_KINDS: frozenset[str] = frozenset(KINDS) - frozenset(PIM_KINDS)
