@@ -1,6 +1,7 @@
 """One matrix-vector product (R x C weights times a C-vector) on every channel and bank.
 
-Simple row-filling layout (the mapping optimizer of a later stage chooses better ones):
+The production layout (`pimsim.mapping`, with global-buffer-wide chunks: the candidate the
+layout optimizer starts from):
 - output rows are dealt to channels as evenly as possible, then to the MAC units of a channel:
   every unit computes `segments_per_unit` output rows in lock step (all-bank MAC16);
 - the input vector is cut into chunks that fit the global buffer and a DRAM row; for each chunk
@@ -24,11 +25,12 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd, family_counts
 from pimsim.core.errors import PimsimInputError
 from pimsim.dram.channel import ChannelModel, ChannelRun, log_frame, require_pim
+from pimsim.mapping.programs import Geometry, chunk_widths, gemv_chunks, split_even
 
 
 @dataclass(frozen=True)
 class GemvPlan:
-    """Per-channel program of a GEMV under the simple row-filling layout."""
+    """Per-channel program of a GEMV under the production layout."""
 
     rows: int
     cols: int
@@ -66,47 +68,37 @@ class GemvResult:
 
 
 def plan_gemv(hw: HardwareConfig, rows: int, cols: int, first_row: int = 0) -> GemvPlan:
-    """Lay an R x C matrix out over all channels and MAC units (see module docstring)."""
+    """Lay an R x C matrix out over all channels and MAC units with the production layout
+    (`pimsim.mapping`: global-buffer-wide chunks, output rows dealt to channels as evenly as
+    possible, then to the MAC units of a channel)."""
     for name, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise PimsimInputError(f"got {value!r}", key=f"--{name}", expected="an integer >= 1")
     require_pim(hw, "a GEMV")
-    org, pim = hw.dram.organization, hw.pim
-    channels = hw.dram.channels
-    units = org.banks // pim.banks_per_mac_unit
-    per_access = org.access_bytes // pim.dtype_bytes
-    chunk_columns = min(org.columns, pim.global_buffer_bytes // org.access_bytes)
-    rows_per_channel = tuple(rows // channels + (c < rows % channels) for c in range(channels))
-    segments = tuple(math.ceil(r / units) for r in rows_per_channel)
-    max_segments = max(segments)
-
-    chunk_rows = []
-    remaining = cols
-    next_row = first_row
-    while remaining > 0:
-        elems = min(remaining, chunk_columns * per_access)
-        width = math.ceil(elems / per_access)
-        slots = org.columns // width
-        dram_rows = math.ceil(max_segments / (slots * pim.banks_per_mac_unit))
-        chunk_rows.append((width, slots, next_row, width))
-        next_row += dram_rows
-        remaining -= elems
-    if next_row > org.rows:
+    geo = Geometry.of(hw)
+    org = hw.dram.organization
+    capacity = hw.dram.channels * org.banks * (org.rows - first_row) * org.row_bytes
+    if rows * cols * hw.pim.dtype_bytes > capacity:  # refused before any layout work
         raise PimsimInputError(
-            f"a {rows} x {cols} matrix needs {next_row - first_row} DRAM rows per bank with this "
+            f"a {rows} x {cols} matrix is {rows * cols * hw.pim.dtype_bytes:,} bytes but the "
+            f"banks hold {capacity:,}",
+            file=hw.source,
+            key="dram.organization.rows",
+            expected="a matrix that fits",
+        )
+    rows_per_channel = tuple(split_even(rows, geo.channels))
+    segments = tuple(math.ceil(r / geo.units) for r in rows_per_channel)
+    widths = chunk_widths(geo, cols, geo.gb_columns)
+    chunks, used = gemv_chunks(geo, widths, max(segments), first_row)
+    if first_row + used > org.rows:
+        raise PimsimInputError(
+            f"a {rows} x {cols} matrix needs {used} DRAM rows per bank with this "
             f"layout but a bank has {org.rows - first_row}",
             file=hw.source,
             key="dram.organization.rows",
             expected="a matrix that fits",
         )
-    return GemvPlan(
-        rows,
-        cols,
-        rows_per_channel,
-        segments,
-        np.array(chunk_rows, dtype=np.int64),
-        next_row - first_row,
-    )
+    return GemvPlan(rows, cols, rows_per_channel, segments, chunks, used)
 
 
 def simulate_gemv(

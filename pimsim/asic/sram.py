@@ -31,6 +31,7 @@ from pimsim.asic._columns import (
 )
 from pimsim.config.schema import AsicConfig
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.kinds import ELEMENTWISE_FLOPS, KIND_TABLE
 
 ACCUMULATOR_BYTES = 4  # fp32 partial sums
 
@@ -61,11 +62,10 @@ def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
     def kinds(*names: str) -> np.ndarray:
         return np.isin(code, [ALL_KINDS.index(n) for n in names])
 
+    inputs = np.array([KIND_TABLE[k].inputs for k in ALL_KINDS], dtype=np.int64)[code]
     return np.select(
         [
-            kinds("layernorm", "rmsnorm"),
-            kinds("gelu", "relu", "silu"),
-            kinds("add", "mul"),
+            kinds(*ELEMENTWISE_FLOPS),
             kinds("rope"),
             kinds("softmax"),
             kinds("embed"),
@@ -75,9 +75,7 @@ def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
             kinds("kv_write"),
         ],
         [
-            (n_in + n_out) * b + weight,
-            (n_in + n_out) * b,
-            (2 * n_in + n_out) * b,
+            (inputs * n_in + n_out) * b + weight,  # element-wise: its inputs, output, gains
             (n_in + n_out + d_head) * b,
             2 * heads * context * b,
             weight // np.maximum(m, 1) + n_out * b,

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,11 +22,13 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     renamed onto `path` when the block ends, removed if it raises (so `path` is either the old
     file or the whole new one). The file gets the usual permissions (0666 less the umask)."""
     path = Path(path)
+    if path.is_dir():
+        raise PimsimInputError("is a directory", file=path, expected="a file path to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise PimsimInputError(f"cannot write: {exc.strerror}", file=path) from None
+        raise PimsimInputError(f"cannot write: {_reason(exc)}", file=path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -36,10 +38,21 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are shared
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a quota, a vanished folder: the old file stays
+        _remove(tmp)
+        raise PimsimInputError(f"cannot write: {_reason(exc)}", file=path) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _remove(tmp: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(tmp)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -58,15 +71,61 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+MAX_INPUT_BYTES = 16 << 20  # a hardware, model or spec file larger than this is not one
+MAX_NESTING = 32  # mappings and lists inside each other; the deepest real file has 5
+
+
+def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of an input file, refused (with the file named) if it is missing, too
+    large, a directory or not text."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise PimsimInputError("is a directory", file=path, expected=f"a {what}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise PimsimInputError(
+                f"{size} bytes is too large for a {what}", file=path, expected=f"<= {max_bytes}"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PimsimInputError(f"cannot read file: {_reason(exc)}", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PimsimInputError(
+            f"not UTF-8 text (byte {exc.start})", file=path, expected=f"a {what} in UTF-8"
+        ) from None
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply mappings and lists nest in `value` (stops counting past `limit`)."""
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_nesting(data: Any, path: str | Path, limit: int = MAX_NESTING) -> None:
+    """Refuse a document nested deeper than `limit` (no input format of pimsim needs it)."""
+    if nesting_depth(data, limit) > limit:
+        raise PimsimInputError(f"nested more than {limit} levels deep", file=path, key="(document)")
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; malformed YAML names the file, line and column."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read file: {exc.strerror}", file=path) from None
+    text = read_text(path, "YAML file")
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise PimsimInputError("nested too deeply to read", file=path, key="(document)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
@@ -79,4 +138,5 @@ def read_yaml(path: str | Path) -> dict:
             key="(document)",
             expected="a mapping with 'version: 1'",
         )
+    check_nesting(data, path)
     return data

@@ -17,6 +17,13 @@ class OperatorKind:
     unit: str  # pim | vector | link
     matrix_product: bool  # a VMM / GEMM / attention product read from the banks
     description: str
+    # an element-wise kind: FLOPs per element (transcendentals count as one) and how many
+    # activation tensors it reads (binary ops: 2); 0 for the kinds with their own cost rule
+    # (matrix products, attention, softmax, rope, embed, kv_write: pimsim.workload.costs)
+    elementwise_flops: int = 0
+    inputs: int = 1
+    # an activation a model's FFN may name (`ffn: gelu`: fc1 -> activation -> fc2)
+    ffn_activation: bool = False
 
 
 KIND_TABLE: dict[str, OperatorKind] = {
@@ -25,18 +32,20 @@ KIND_TABLE: dict[str, OperatorKind] = {
         OperatorKind("embed", "link", False, "token (+ position) embedding lookup"),
         OperatorKind("vmm", "pim", True, "vector x weight matrix"),
         OperatorKind("gemm", "pim", True, "matrix x weight matrix (batched rows)"),
-        OperatorKind("layernorm", "vector", False, "LayerNorm"),
-        OperatorKind("rmsnorm", "vector", False, "RMSNorm"),
+        OperatorKind("layernorm", "vector", False, "LayerNorm", elementwise_flops=7),
+        OperatorKind("rmsnorm", "vector", False, "RMSNorm", elementwise_flops=4),
         OperatorKind("rope", "vector", False, "rotary position embedding"),
         OperatorKind("kv_write", "pim", False, "append K and V to the cache in the banks"),
         OperatorKind("attn_score", "pim", True, "q . K^T over the cached keys"),
         OperatorKind("softmax", "vector", False, "softmax"),
         OperatorKind("attn_value", "pim", True, "softmax(.) x V over the cached values"),
-        OperatorKind("add", "vector", False, "element-wise add (residual)"),
-        OperatorKind("mul", "vector", False, "element-wise multiply (gated FFN)"),
-        OperatorKind("gelu", "vector", False, "GELU"),
-        OperatorKind("relu", "vector", False, "ReLU"),
-        OperatorKind("silu", "vector", False, "SiLU"),
+        OperatorKind("add", "vector", False, "element-wise add (residual)", 1, inputs=2),
+        OperatorKind("mul", "vector", False, "element-wise multiply (gated FFN)", 1, inputs=2),
+        OperatorKind(
+            "gelu", "vector", False, "GELU (tanh form)", elementwise_flops=8, ffn_activation=True
+        ),
+        OperatorKind("relu", "vector", False, "ReLU", elementwise_flops=1, ffn_activation=True),
+        OperatorKind("silu", "vector", False, "SiLU", elementwise_flops=4),
     )
 }
 KINDS: tuple[str, ...] = tuple(KIND_TABLE)
@@ -46,5 +55,11 @@ PIM_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.unit ==
 PIM_VMM_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.matrix_product)
 # kinds the engine runs as PIM <-> ASIC transfers
 LINK_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.unit == "link")
+# element-wise kinds (norms, activations, residual adds, gates): FLOPs per element
+ELEMENTWISE_FLOPS: dict[str, int] = {
+    k: v.elementwise_flops for k, v in KIND_TABLE.items() if v.elementwise_flops
+}
+# activations an ungated FFN may use
+FFN_ACTIVATIONS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.ffn_activation)
 # kinds the ASIC cost model prices (everything that is not PIM work, the embedding included)
 ASIC_KINDS: frozenset[str] = frozenset(KINDS) - frozenset(PIM_KINDS)

@@ -26,14 +26,14 @@ What is checked, per channel, from reset at cycle 0 (all banks closed, nothing i
 
 The bank field of channel-level commands (WRGB, RDMAC) is not interpreted; row and column are
 only interpreted for the commands that use them (ACT* rows; RD/WR/MAC/MAC16 rows and columns).
+
+The rule index lives in `pimsim.dram.checker_rules`; reading logs, their CSV files and the
+`Violation` record in `pimsim.dram.log_io` (re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,10 +49,17 @@ from pimsim.core.commands import (
     NEED_OPEN_ROW,
     TARGET_NONE,
     Cmd,
-    target_banks,
 )
-from pimsim.core.errors import PimsimInputError
-from pimsim.core.io import atomic_write_text
+from pimsim.dram.checker_rules import RuleTable
+from pimsim.dram.log_io import (
+    LOG_FIELDS,
+    LogColumns,
+    Violation,
+    log_columns,
+    read_command_log,
+    violation_at,
+    write_command_log,
+)
 
 __all__ = [
     "KINDS",
@@ -64,218 +71,12 @@ __all__ = [
 ]
 
 KINDS = ("order", "range", "refresh", "state", "timing", "not_tight")
-LOG_FIELDS = ("cycle", "cmd", "channel", "bankgroup", "bank", "row", "column")
-REQUIRED_FIELDS = ("cycle", "cmd", "channel", "bank", "row", "column")
-
-_BANK, _BANKGROUP, _CHANNEL = 0, 1, 2
-_SCOPE_CODE = {"bank": _BANK, "bankgroup": _BANKGROUP, "channel": _CHANNEL}
 _NEG = -(1 << 62)  # "never issued"
 _PRES = frozenset({Cmd.PRE, Cmd.PRE4, Cmd.PREA})
 _ROW_USERS = frozenset(
     c for c, info in COMMANDS.items() if info.effect == EFFECT_OPEN or info.needs == NEED_OPEN_ROW
 )
 _COLUMN_USERS = frozenset(c for c, info in COMMANDS.items() if info.is_column)
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: where in the log, what, and (for timing) the earliest legal cycle."""
-
-    index: int  # position in the log (0-based row)
-    cycle: int
-    cmd: str
-    channel: int
-    bank: int
-    kind: str  # one of KINDS
-    message: str
-    required_cycle: int | None = None  # earliest cycle the rule allows, where that applies
-    rule: TimingRule | None = None  # the timing rule broken (kind 'timing')
-    prev_index: int | None = None  # log index of the earlier command the rule counts from
-
-    def __str__(self) -> str:
-        return (
-            f"#{self.index} cycle {self.cycle} {self.cmd} ch {self.channel} bank {self.bank}: "
-            f"{self.kind}: {self.message}"
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# the rule table, compiled once per hardware description
-
-
-class _RuleTable:
-    """Timing rules indexed by command: which trackers a command updates and which it reads.
-
-    A *tracker* is the last issue cycle of any command of one `prev` set, per scope instance
-    (bank, bank group, or the channel); rules sharing (scope, prev) share a tracker. Window
-    rules keep the `window` most recent cycles of their `prev` set instead.
-    """
-
-    def __init__(self, hw: HardwareConfig) -> None:
-        org = hw.dram.organization
-        self.n_banks = org.banks
-        self.banks_per_group = org.banks_per_group
-        self.n_groups = org.bank_groups
-        self.rows = org.rows
-        self.columns = org.columns
-        self.channels = hw.dram.channels
-        self.banks_per_unit = hw.pim.banks_per_mac_unit
-        self.refresh = hw.dram.refresh
-        self.interval = 0
-        if self.refresh == "all_bank":
-            self.interval = hw.dram.t("nREFI")
-        elif self.refresh == "per_bank":
-            self.interval = hw.dram.t("nREFI") // org.banks
-        # JEDEC-style postponement: a refresh may be deferred by this many cycles
-        self.postpone = hw.dram.refresh_postpone * self.interval
-        # and issued at most this many intervals ahead of its due time (JEDEC pull-in)
-        self.pull_in = hw.dram.refresh_pull_in * self.interval
-        self.tracker_scopes: list[int] = []
-        self.window_sizes: list[int] = []
-        self.updates: list[list[int]] = [[] for _ in Cmd]
-        self.checks: list[list[tuple[int, int, int, TimingRule, bool]]] = [[] for _ in Cmd]
-        self.window_updates: list[list[tuple[int, int]]] = [[] for _ in Cmd]
-        self.window_checks: list[list[tuple[int, int, int, TimingRule]]] = [[] for _ in Cmd]
-        trackers: dict[tuple[int, frozenset[int]], int] = {}
-        for rule in hw.dram.rules:
-            self._add(rule, trackers)
-        self._targets: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
-
-    def _add(self, rule: TimingRule, trackers: dict[tuple[int, frozenset[int]], int]) -> None:
-        scope = _SCOPE_CODE[rule.scope]
-        prev = frozenset(int(Cmd[name]) for name in rule.prev)
-        nxt = [int(Cmd[name]) for name in rule.next]
-        if rule.window:
-            wid = len(self.window_sizes)
-            self.window_sizes.append(rule.window)
-            for name in rule.prev:
-                self.window_updates[int(Cmd[name])].append((wid, rule.weight(name)))
-            for x in nxt:
-                self.window_checks[x].append((wid, rule.window, rule.distance_cycles, rule))
-            return
-        key = (scope, prev)
-        if key not in trackers:
-            trackers[key] = len(self.tracker_scopes)
-            self.tracker_scopes.append(scope)
-            for p in prev:
-                self.updates[p].append(trackers[key])
-        is_bus = scope == _CHANNEL and len(prev) == len(Cmd) and len(set(nxt)) == len(Cmd)
-        for x in nxt:
-            self.checks[x].append((trackers[key], scope, rule.distance_cycles, rule, is_bus))
-
-    def scope_size(self, scope: int) -> int:
-        return (self.n_banks, self.n_groups, 1)[scope]
-
-    def instances(self, cmd: int, bank: int) -> tuple[tuple[int, ...], ...]:
-        """(target banks, their bank groups, (0,)): the scope instances a command touches."""
-        key = (cmd, bank)
-        found = self._targets.get(key)
-        if found is None:
-            banks = tuple(
-                target_banks(cmd, bank, self.banks_per_group, self.n_banks, self.banks_per_unit)
-            )
-            groups = tuple(sorted({b // self.banks_per_group for b in banks}))
-            found = self._targets[key] = (banks, groups, (0,))
-        return found
-
-
-# ---------------------------------------------------------------------------------------------
-# reading the log's columns
-
-
-def _field_names(log: Any) -> tuple[str, ...]:
-    if isinstance(log, pd.DataFrame):
-        return tuple(str(c) for c in log.columns)
-    names = getattr(getattr(log, "dtype", None), "names", None)
-    if names:
-        return tuple(names)
-    raise PimsimInputError(
-        f"command log is a {type(log).__name__}",
-        expected="a pandas DataFrame or a numpy structured array",
-    )
-
-
-def _int_list(values: Any, field: str) -> list[int]:
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64).tolist()
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        return arr.astype(np.int64).tolist()
-    raise PimsimInputError(
-        f"command log field {field!r} has dtype {arr.dtype}", expected="integers"
-    )
-
-
-def _cmd_codes(values: Any) -> list[int]:
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        codes = arr.astype(np.int64).tolist()
-    else:
-        codes = []
-        for value in arr.tolist():
-            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-                codes.append(int(value))
-            elif isinstance(value, str) and value in Cmd.__members__:
-                codes.append(int(Cmd[value]))
-            else:
-                raise PimsimInputError(
-                    f"command log field 'cmd': unknown command {value!r}",
-                    expected="one of " + ", ".join(COMMAND_NAMES) + " or its integer code",
-                )
-    bad = [c for c in codes if not 0 <= c < len(Cmd)]
-    if bad:
-        raise PimsimInputError(
-            f"command log field 'cmd': unknown command code {bad[0]}",
-            expected=f"an integer code 0..{len(Cmd) - 1}",
-        )
-    return codes
-
-
-@dataclass
-class _Columns:
-    cycle: list[int]
-    cmd: list[int]
-    channel: list[int]
-    bank: list[int]
-    row: list[int]
-    column: list[int]
-    bankgroup: list[int] | None
-
-    def __len__(self) -> int:
-        return len(self.cycle)
-
-
-def violation_at(cols: _Columns, i: int, kind: str, message: str, **extra: Any) -> Violation:
-    """The `Violation` of log row i."""
-    return Violation(
-        index=i,
-        cycle=cols.cycle[i],
-        cmd=COMMAND_NAMES[cols.cmd[i]],
-        channel=cols.channel[i],
-        bank=cols.bank[i],
-        kind=kind,
-        message=message,
-        **extra,
-    )
-
-
-def _columns(log: Any) -> _Columns:
-    names = _field_names(log)
-    missing = [f for f in REQUIRED_FIELDS if f not in names]
-    if missing:
-        raise PimsimInputError(
-            "command log lacks field(s) " + ", ".join(missing),
-            expected="fields " + ", ".join(REQUIRED_FIELDS) + " (bankgroup optional)",
-        )
-    return _Columns(
-        cycle=_int_list(log["cycle"], "cycle"),
-        cmd=_cmd_codes(log["cmd"]),
-        channel=_int_list(log["channel"], "channel"),
-        bank=_int_list(log["bank"], "bank"),
-        row=_int_list(log["row"], "row"),
-        column=_int_list(log["column"], "column"),
-        bankgroup=_int_list(log["bankgroup"], "bankgroup") if "bankgroup" in names else None,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,8 +102,8 @@ class _ChannelChecker:
 
     def __init__(
         self,
-        table: _RuleTable,
-        cols: _Columns,
+        table: RuleTable,
+        cols: LogColumns,
         tight: bool,
         limit: int | None,
         releases: frozenset[int] = frozenset(),
@@ -582,8 +383,8 @@ def check_log(
     `dram_start_cycle` column of a run's ops.csv). `max_violations` stops the audit once that
     many are found.
     """
-    cols = _columns(log)
-    table = _RuleTable(hw)
+    cols = log_columns(log)
+    table = RuleTable(hw)
     frozen = frozenset(int(r) for r in releases)
     by_channel: dict[int, list[int]] = {}
     for i, ch in enumerate(cols.channel):
@@ -593,125 +394,3 @@ def check_log(
         found += _ChannelChecker(table, cols, tight, max_violations, frozen).run(indices)
     found.sort(key=lambda v: v.index)  # stable: per-command order of checks is kept
     return found if max_violations is None else found[:max_violations]
-
-
-def _parse_int(text: str, path: Path, line: int, field: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise PimsimInputError(
-            f"got {text!r}", file=path, key=f"line {line}, field '{field}'", expected="an integer"
-        ) from None
-
-
-def _parse_cmd(text: str, path: Path, line: int) -> str:
-    name = text.strip()
-    if name in Cmd.__members__:
-        return name
-    if name.isdigit() and int(name) < len(Cmd):
-        return COMMAND_NAMES[int(name)]
-    raise PimsimInputError(
-        f"unknown command {text!r}",
-        file=path,
-        key=f"line {line}, field 'cmd'",
-        expected="one of " + ", ".join(COMMAND_NAMES),
-    )
-
-
-def read_command_log(path: str | Path) -> pd.DataFrame:
-    """Read a command-log CSV (header ``cycle,cmd,channel,bankgroup,bank,row,column``).
-
-    ``bankgroup`` may be left out; blank lines and ``#`` comments are skipped. A malformed file
-    raises `PimsimInputError` naming the line and the field. `cmd` comes back as names.
-    """
-    path = Path(path)
-    try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read file: {exc.strerror}", file=path) from None
-    with handle:
-        rows = [
-            (n, fields)
-            for n, fields in enumerate(csv.reader(handle), start=1)
-            if fields
-            and not (len(fields) == 1 and not fields[0].strip())
-            and not fields[0].lstrip().startswith("#")
-        ]
-    if not rows:
-        raise PimsimInputError(
-            "empty command log", file=path, expected="a header line " + ",".join(LOG_FIELDS)
-        )
-    header_line, header = rows[0]
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in LOG_FIELDS]
-    missing = [f for f in REQUIRED_FIELDS if f not in header]
-    if unknown or missing or len(set(header)) != len(header):
-        problem = (
-            f"unknown field {unknown[0]!r}"
-            if unknown
-            else f"missing field {missing[0]!r}"
-            if missing
-            else "repeated field"
-        )
-        raise PimsimInputError(
-            f"bad header: {problem}",
-            file=path,
-            key=f"line {header_line}",
-            expected=",".join(LOG_FIELDS) + " (bankgroup optional)",
-        )
-    data: dict[str, list] = {name: [] for name in header}
-    for line, fields in rows[1:]:
-        if len(fields) != len(header):
-            raise PimsimInputError(
-                f"{len(fields)} fields",
-                file=path,
-                key=f"line {line}",
-                expected=f"{len(header)} fields ({','.join(header)})",
-            )
-        for name, text in zip(header, fields, strict=True):
-            value = (
-                _parse_cmd(text, path, line)
-                if name == "cmd"
-                else _parse_int(text, path, line, name)
-            )
-            data[name].append(value)
-    frame = {}
-    for name in LOG_FIELDS:
-        if name in data:
-            values = data[name]
-            if name == "cmd":
-                frame[name] = values if values else np.array([], dtype=object)
-            else:
-                frame[name] = np.asarray(values, dtype=np.int64)
-    return pd.DataFrame(frame)
-
-
-def write_command_log(
-    path: str | Path, log: pd.DataFrame | np.ndarray, *, banks_per_group: int | None = None
-) -> None:
-    """Write a command log as CSV (``cycle,cmd,channel,bankgroup,bank,row,column``, cmd names).
-
-    A log without a ``bankgroup`` field needs `banks_per_group` to derive it. Written atomically.
-    """
-    cols = _columns(log)
-    bankgroup = cols.bankgroup
-    if bankgroup is None:
-        if banks_per_group is None:
-            raise ValueError("the log has no 'bankgroup' field: pass banks_per_group")
-        bankgroup = [b // banks_per_group for b in cols.bank]
-    lines = [",".join(LOG_FIELDS)]
-    names = COMMAND_NAMES
-    lines += [
-        f"{cy},{names[cm]},{ch},{bg},{bk},{rw},{cl}"
-        for cy, cm, ch, bg, bk, rw, cl in zip(
-            cols.cycle,
-            cols.cmd,
-            cols.channel,
-            bankgroup,
-            cols.bank,
-            cols.row,
-            cols.column,
-            strict=True,
-        )
-    ]
-    atomic_write_text(path, "\n".join(lines) + "\n")

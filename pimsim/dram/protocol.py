@@ -33,21 +33,21 @@ states every constraint as code, command by command, from the standards' prose:
   between, unless it makes way for a refresh).
 
 It ignores ``dram.rules_extra`` (those are only in the rule table). Violations use the
-`pimsim.dram.checker.Violation` record with kind ``protocol``, ``state``, ``refresh``,
-``policy``, ``order`` or ``range``.
+`pimsim.dram.checker.Violation` record (defined in `pimsim.dram.log_io`) with kind
+``protocol``, ``state``, ``refresh``, ``policy``, ``order`` or ``range``. The parameters it
+reads are `pimsim.dram.protocol_params.ProtocolParams`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd
-from pimsim.dram.checker import Violation, _columns, violation_at
+from pimsim.dram.log_io import Violation, log_columns, violation_at
+from pimsim.dram.protocol_params import ProtocolParams
 
 __all__ = ["PROTOCOL_KINDS", "check_protocol"]
 
@@ -59,84 +59,12 @@ _MACS = (Cmd.MAC, Cmd.MAC16)
 _COLUMN = (Cmd.RD, Cmd.WR, Cmd.MAC, Cmd.MAC16)
 
 
-@dataclass(frozen=True)
-class _Params:
-    """The timing parameters this checker uses, by their standard names (cycles)."""
-
-    BL: int
-    CL: int
-    CWL: int
-    RCDRD: int
-    RCDWR: int
-    RCDMAC: int
-    RP: int
-    RAS: int
-    RC: int
-    WR: int
-    RTP: int
-    CCDS: int
-    CCDL: int
-    RRDS: int
-    RRDL: int
-    WTRS: int
-    WTRL: int
-    FAW: int
-    RFC: int
-    RFCpb: int
-    RREFD: int
-    REFI: int
-    RTW: int
-    CLREG: int
-    CWLGB: int
-    MACRES: int
-    MODCH: int  # after a TMOD (access-mode switch), before any command
-    mac_spacing: int  # MAC to MAC when a MAC unit needs several passes per column
-
-    @classmethod
-    def of(cls, hw: HardwareConfig) -> _Params:
-        t = hw.dram.timing_cycles
-        org, pim = hw.dram.organization, hw.pim
-        elements = org.access_bytes // pim.dtype_bytes
-        passes = math.ceil(elements / pim.mac_lanes) if pim.enabled else 1
-        spacing = passes * max(t["nCCDL"], t["nCCDS"]) if passes > 1 else 0
-        return cls(
-            BL=t["nBL"],
-            CL=t["nCL"],
-            CWL=t["nCWL"],
-            RCDRD=t["nRCDRD"],
-            RCDWR=t["nRCDWR"],
-            RCDMAC=t["nRCDRDMAC"],
-            RP=t["nRP"],
-            RAS=t["nRAS"],
-            RC=t["nRC"],
-            WR=t["nWR"],
-            RTP=t["nRTP"],
-            CCDS=t["nCCDS"],
-            CCDL=t["nCCDL"],
-            RRDS=t["nRRDS"],
-            RRDL=t["nRRDL"],
-            WTRS=t["nWTRS"],
-            WTRL=t["nWTRL"],
-            FAW=t["nFAW"],
-            RFC=t.get("nRFC", 0),
-            RFCpb=t.get("nRFCpb", 0),
-            RREFD=t.get("nRREFD", 0),
-            REFI=t.get("nREFI", 0),
-            RTW=t["nRTW"],
-            CLREG=t["nCLREG"],
-            CWLGB=t["nCWLGB"],
-            MACRES=t["nMACRES"],
-            MODCH=t.get("nMODCH", 0),
-            mac_spacing=spacing,
-        )
-
-
 class _Channel:
     """Replays one channel's commands and records every broken obligation."""
 
     def __init__(self, hw: HardwareConfig, cols, limit: int | None) -> None:
         org = hw.dram.organization
-        self.p = _Params.of(hw)
+        self.p = ProtocolParams.of(hw)
         self.cols = cols
         self.limit = limit
         self.banks = org.banks
@@ -194,12 +122,7 @@ class _Channel:
     def step(self, i: int, following: int | None) -> None:
         c = self.cols
         t, cmd, bank, row = c.cycle[i], Cmd(c.cmd[i]), c.bank[i], c.row[i]
-        needs: list[tuple[int, str]] = []  # (earliest cycle, why) that this command must meet
-        prev = self.previous
-        if prev is not None and t <= c.cycle[prev]:
-            self._add(i, "order", f"cycle {t} is not after the previous command's cycle")
-        elif prev is not None:
-            needs.append((self.chan["any"] + 1, "command bus: one command per cycle, in order"))
+        needs = self._bus_needs(i, t)  # (earliest cycle, why) that this command must meet
         if not self._in_range(i, cmd, bank, row):
             self.previous = i
             return
@@ -209,57 +132,7 @@ class _Channel:
         needs.append((self.chan["refab"] + p.RFC, "tRFC after REFab (only no-ops during it)"))
         needs.append((self.chan["tmod"] + p.MODCH, "nMODCH after a TMOD (mode switch)"))
         self._check_mode(i, cmd)
-        if cmd in _ACTS:
-            self._needs_closed(i, cmd, banks)
-            for b in banks:
-                needs.append((self.bank["pre"][b] + p.RP, f"tRP after the precharge of bank {b}"))
-                needs.append((self.bank["act"][b] + p.RC, f"tRC after the last ACT of bank {b}"))
-                needs.append((self.bank["refpb"][b] + p.RFCpb, f"tRFCpb after REFpb of bank {b}"))
-            for g in groups:
-                needs.append((self.group["act"][g] + p.RRDL, f"tRRD_L in bank group {g}"))
-            needs.append((self.chan["act"] + p.RRDS, "tRRD_S after the last activation"))
-            needs.append((self.chan["refpb"] + p.RREFD, "tRREFD after a per-bank refresh"))
-            if len(self.faw) >= 4:
-                needs.append((self.faw[3] + p.FAW, "tFAW: four bank activations in the window"))
-        elif cmd in _PRES:
-            for b in banks:
-                needs.append((self.bank["act"][b] + p.RAS, f"tRAS after the ACT of bank {b}"))
-                needs.append((self.bank["rd"][b] + p.RTP, f"tRTP after a read of bank {b}"))
-                needs.append((self.bank["mac"][b] + p.RTP, f"tRTP after a MAC of bank {b}"))
-                needs.append(
-                    (self.bank["wr"][b] + p.CWL + p.BL + p.WR, f"write recovery of bank {b}")
-                )
-        elif cmd in _COLUMN:
-            self._needs_row(i, cmd, banks, row)
-            rcd = {Cmd.RD: p.RCDRD, Cmd.WR: p.RCDWR}.get(cmd, p.RCDMAC)
-            for b in banks:
-                needs.append((self.bank["act"][b] + rcd, f"tRCD after the ACT of bank {b}"))
-            if cmd == Cmd.WR:
-                self._write_needs(needs, groups)
-            else:
-                self._read_needs(needs, groups, cmd in _MACS)
-        elif cmd == Cmd.WRGB:
-            needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.CCDS, "tCCD_S (writes)"))
-            needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.BL, "data bus (writes)"))
-            needs.append((self.chan["rd"] + p.CL + p.BL + p.RTW - p.CWLGB, "read-to-write"))
-            needs.append(
-                (self.chan["rdmac"] + p.CLREG + p.BL + p.RTW - p.CWLGB, "result-read-to-write")
-            )
-        elif cmd == Cmd.RDMAC:
-            reads = max(self.chan["rd"], self.chan["rdmac"], self.chan["mac"])
-            needs.append((reads + p.CCDS, "tCCD_S (reads)"))
-            needs.append((max(self.chan["rd"], self.chan["rdmac"]) + p.BL, "data bus (reads)"))
-            needs.append((self.chan["mac"] + p.MACRES, "tMACRES after the last MAC"))
-            needs.append((self.chan["wr"] + p.CWL + p.BL + p.WTRS, "write-to-read (tWTR_S)"))
-            needs.append((self.chan["wrgb"] + p.CWLGB + p.BL + p.WTRS, "buffer-write-to-read"))
-        elif cmd in (Cmd.REFab, Cmd.REFpb):
-            self._needs_closed(i, cmd, banks)
-            for b in banks:
-                needs.append((self.bank["pre"][b] + p.RP, f"tRP after the precharge of bank {b}"))
-                needs.append((self.bank["act"][b] + p.RC, f"tRC after the ACT of bank {b}"))
-            if cmd == Cmd.REFpb:
-                needs.append((self.chan["act"] + p.RRDL, "tRRD_L from an activation to REFpb"))
-                needs.append((self.chan["refpb"] + p.RREFD, "tRREFD between per-bank refreshes"))
+        self._command_needs(i, cmd, banks, groups, row, needs)
         for cycle, why in needs:
             if t < cycle:
                 self._add(i, "protocol", f"{why}: needs cycle {cycle}, got {t}", cycle)
@@ -267,6 +140,98 @@ class _Channel:
         self._check_policy(i, cmd, banks, following)
         self._issue(t, cmd, banks, groups, row)
         self.previous = i
+
+    def _bus_needs(self, i: int, t: int) -> list[tuple[int, str]]:
+        """Program order and the command bus: one command per cycle, after the previous."""
+        needs: list[tuple[int, str]] = []
+        prev = self.previous
+        if prev is not None and t <= self.cols.cycle[prev]:
+            self._add(i, "order", f"cycle {t} is not after the previous command's cycle")
+        elif prev is not None:
+            needs.append((self.chan["any"] + 1, "command bus: one command per cycle, in order"))
+        return needs
+
+    def _command_needs(
+        self, i: int, cmd: Cmd, banks: list[int], groups: list[int], row: int, needs: list
+    ) -> None:
+        """The state checks and timing obligations of `cmd`'s kind of command."""
+        if cmd in _ACTS:
+            self._needs_closed(i, cmd, banks)
+            self._act_needs(needs, banks, groups)
+        elif cmd in _PRES:
+            self._pre_needs(needs, banks)
+        elif cmd in _COLUMN:
+            self._needs_row(i, cmd, banks, row)
+            self._column_needs(needs, cmd, banks, groups)
+        elif cmd == Cmd.WRGB:
+            self._buffer_write_needs(needs)
+        elif cmd == Cmd.RDMAC:
+            self._result_read_needs(needs)
+        elif cmd in (Cmd.REFab, Cmd.REFpb):
+            self._needs_closed(i, cmd, banks)
+            self._refresh_needs(needs, cmd, banks)
+
+    def _act_needs(self, needs: list, banks: list[int], groups: list[int]) -> None:
+        p = self.p
+        for b in banks:
+            needs.append((self.bank["pre"][b] + p.RP, f"tRP after the precharge of bank {b}"))
+            needs.append((self.bank["act"][b] + p.RC, f"tRC after the last ACT of bank {b}"))
+            needs.append((self.bank["refpb"][b] + p.RFCpb, f"tRFCpb after REFpb of bank {b}"))
+        for g in groups:
+            needs.append((self.group["act"][g] + p.RRDL, f"tRRD_L in bank group {g}"))
+        needs.append((self.chan["act"] + p.RRDS, "tRRD_S after the last activation"))
+        needs.append((self.chan["refpb"] + p.RREFD, "tRREFD after a per-bank refresh"))
+        if len(self.faw) >= 4:
+            needs.append((self.faw[3] + p.FAW, "tFAW: four bank activations in the window"))
+
+    def _pre_needs(self, needs: list, banks: list[int]) -> None:
+        p = self.p
+        for b in banks:
+            needs.append((self.bank["act"][b] + p.RAS, f"tRAS after the ACT of bank {b}"))
+            needs.append((self.bank["rd"][b] + p.RTP, f"tRTP after a read of bank {b}"))
+            needs.append((self.bank["mac"][b] + p.RTP, f"tRTP after a MAC of bank {b}"))
+            needs.append((self.bank["wr"][b] + p.CWL + p.BL + p.WR, f"write recovery of bank {b}"))
+
+    def _column_needs(self, needs: list, cmd: Cmd, banks: list[int], groups: list[int]) -> None:
+        """RD, WR, MAC, MAC16: tRCD after the activation, then the read or write side."""
+        p = self.p
+        rcd = {Cmd.RD: p.RCDRD, Cmd.WR: p.RCDWR}.get(cmd, p.RCDMAC)
+        for b in banks:
+            needs.append((self.bank["act"][b] + rcd, f"tRCD after the ACT of bank {b}"))
+        if cmd == Cmd.WR:
+            self._write_needs(needs, groups)
+        else:
+            self._read_needs(needs, groups, cmd in _MACS)
+
+    def _buffer_write_needs(self, needs: list) -> None:
+        """WRGB: write spacing, the data bus and read-to-write turnaround."""
+        p = self.p
+        needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.CCDS, "tCCD_S (writes)"))
+        needs.append((max(self.chan["wr"], self.chan["wrgb"]) + p.BL, "data bus (writes)"))
+        needs.append((self.chan["rd"] + p.CL + p.BL + p.RTW - p.CWLGB, "read-to-write"))
+        needs.append(
+            (self.chan["rdmac"] + p.CLREG + p.BL + p.RTW - p.CWLGB, "result-read-to-write")
+        )
+
+    def _result_read_needs(self, needs: list) -> None:
+        """RDMAC: read spacing, the data bus, tMACRES and write-to-read turnaround."""
+        p = self.p
+        reads = max(self.chan["rd"], self.chan["rdmac"], self.chan["mac"])
+        needs.append((reads + p.CCDS, "tCCD_S (reads)"))
+        needs.append((max(self.chan["rd"], self.chan["rdmac"]) + p.BL, "data bus (reads)"))
+        needs.append((self.chan["mac"] + p.MACRES, "tMACRES after the last MAC"))
+        needs.append((self.chan["wr"] + p.CWL + p.BL + p.WTRS, "write-to-read (tWTR_S)"))
+        needs.append((self.chan["wrgb"] + p.CWLGB + p.BL + p.WTRS, "buffer-write-to-read"))
+
+    def _refresh_needs(self, needs: list, cmd: Cmd, banks: list[int]) -> None:
+        """REFab, REFpb: their banks precharged and past tRC; REFpb's activation spacing."""
+        p = self.p
+        for b in banks:
+            needs.append((self.bank["pre"][b] + p.RP, f"tRP after the precharge of bank {b}"))
+            needs.append((self.bank["act"][b] + p.RC, f"tRC after the ACT of bank {b}"))
+        if cmd == Cmd.REFpb:
+            needs.append((self.chan["act"] + p.RRDL, "tRRD_L from an activation to REFpb"))
+            needs.append((self.chan["refpb"] + p.RREFD, "tRREFD between per-bank refreshes"))
 
     def _check_mode(self, i: int, cmd: Cmd) -> None:
         """Access modes (pim.mode_switch): TMOD toggles bank / register mode; WRGB and RDMAC
@@ -430,7 +395,7 @@ def check_protocol(
 ) -> list[Violation]:
     """Audit a command log (as for `pimsim.dram.checker.check_log`) against the protocol
     semantics above; returns the violations in log order (empty: legal)."""
-    cols = _columns(log)
+    cols = log_columns(log)
     by_channel: dict[int, list[int]] = {}
     for i, ch in enumerate(cols.channel):
         by_channel.setdefault(ch, []).append(i)

@@ -131,45 +131,54 @@ def _distance_matrix(hw: HardwareConfig) -> tuple[np.ndarray, list]:
     return dist, windows
 
 
-def compile_timing(hw: HardwareConfig) -> CompiledTiming:
-    """Build the kernel table and initial channel state for a hardware description."""
-    org = hw.dram.organization
-    n_banks, n_groups, bpg = org.banks, org.bank_groups, org.banks_per_group
-    unit = hw.pim.banks_per_mac_unit
-    dist, windows = _distance_matrix(hw)
-
-    target = np.array([COMMANDS[c].target for c in Cmd], dtype=np.int64)
-    is_all = np.array(
+def _is_all(target: np.ndarray, unit: int) -> np.ndarray:
+    """1 for the commands that target every bank of the channel (exact rule promotion)."""
+    return np.array(
         [t == TARGET_ALL or (t == TARGET_UNIT and unit == 1) for t in target], dtype=np.int64
     )
 
+
+def _row_entries(
+    dist: np.ndarray, p: int, floor: int, target: np.ndarray, is_all: np.ndarray
+) -> list[tuple[int, int, int]]:
+    """(scope, next, distance) rules command `p` imposes above its channel floor."""
+    row = dist[SCOPE_CHANNEL, p]
+    entries = []
+    for x in range(N_CMDS):
+        d_ch = row[x]
+        d_bank, d_bg = dist[SCOPE_BANK, p, x], dist[SCOPE_BANKGROUP, p, x]
+        if is_all[p] and target[x] != TARGET_NONE:
+            d_ch = max(d_ch, d_bank, d_bg)  # every bank is in scope: exact promotion
+            d_bank = d_bg = -1
+        if d_ch >= 0 and d_ch > floor:
+            entries.append((SCOPE_CHANNEL, x, d_ch))
+        if d_bank >= 0:
+            entries.append((SCOPE_BANK, x, d_bank))
+        if d_bg >= 0:
+            entries.append((SCOPE_BANKGROUP, x, d_bg))
+    return entries
+
+
+def _rule_csr(dist: np.ndarray, target: np.ndarray, is_all: np.ndarray) -> tuple:
+    """(ch_all, csr_start, csr_scope, csr_next, csr_dist): the channel floors and the
+    remaining rules of every command in compressed-row form."""
     ch_all = np.full(N_CMDS, -1, dtype=np.int64)
     csr_start, csr_scope, csr_next, csr_dist = [0], [], [], []
     for p in range(N_CMDS):
         row = dist[SCOPE_CHANNEL, p]
         if (row >= 0).all():
             ch_all[p] = row.min()
-        entries = []
-        for x in range(N_CMDS):
-            d_ch = row[x]
-            d_bank, d_bg = dist[SCOPE_BANK, p, x], dist[SCOPE_BANKGROUP, p, x]
-            if is_all[p] and target[x] != TARGET_NONE:
-                d_ch = max(d_ch, d_bank, d_bg)  # every bank is in scope: exact promotion
-                d_bank = d_bg = -1
-            if d_ch >= 0 and d_ch > ch_all[p]:
-                entries.append((SCOPE_CHANNEL, x, d_ch))
-            if d_bank >= 0:
-                entries.append((SCOPE_BANK, x, d_bank))
-            if d_bg >= 0:
-                entries.append((SCOPE_BANKGROUP, x, d_bg))
-        for scope, x, d in entries:
+        for scope, x, d in _row_entries(dist, p, ch_all[p], target, is_all):
             csr_scope.append(scope)
             csr_next.append(x)
             csr_dist.append(d)
         csr_start.append(len(csr_scope))
+    return ch_all, csr_start, csr_scope, csr_next, csr_dist
 
-    # period of a burst of one command repeated on the same banks (fast-forward); -1 where a
-    # rolling window involves the command, so bursts of it are not fast-forwarded
+
+def _self_distance(ch_all: np.ndarray, csr_start, csr_next, csr_dist, windows) -> np.ndarray:
+    """Period of a burst of one command repeated on the same banks (fast-forward); -1 where a
+    rolling window involves the command, so bursts of it are not fast-forwarded."""
     self_dist = np.maximum(ch_all, 0)
     for p in range(N_CMDS):
         for k in range(csr_start[p], csr_start[p + 1]):
@@ -178,7 +187,13 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     for prev, nxt, *_ in windows:
         for c in set(prev) | set(nxt):
             self_dist[c] = -1
+    return self_dist
 
+
+def _window_arrays(
+    windows: list,
+) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n_win, win_max, wcount, wnext, wn, wd) for the rolling-window rules."""
     n_win = len(windows)
     win_max = max((w[2] for w in windows), default=1)
     wcount = np.zeros((max(n_win, 1), N_CMDS), dtype=np.int64)
@@ -189,60 +204,85 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
         wcount[i, prev] = weights  # window entries each prev command fills
         wnext[i, nxt] = 1
         wn[i], wd[i] = n, d
+    return n_win, win_max, wcount, wnext, wn, wd
 
+
+def _refresh_timing(hw: HardwareConfig) -> tuple[int, int, int]:
+    """(refresh mode code, nREFI, cycles between the refreshes the controller issues)."""
+    n_banks = hw.dram.organization.banks
+    refresh = REFRESH_CODES[hw.dram.refresh]
+    n_refi = int(hw.dram.timing_cycles.get("nREFI", 0))
+    ref_interval = n_refi if refresh == 1 else (n_refi // n_banks if refresh == 2 else 0)
+    return refresh, n_refi, ref_interval
+
+
+# header slot of each table section's offset, in table order
+_OFFSET_SLOTS = (
+    H_O_CSR_START,
+    H_O_CSR_SCOPE,
+    H_O_CSR_NEXT,
+    H_O_CSR_DIST,
+    H_O_CHALL,
+    H_O_TARGET,
+    H_O_NEEDS,
+    H_O_EFFECT,
+    H_O_ISCOL,
+    H_O_COMPL,
+    H_O_ISALL,
+    H_O_WCOUNT,
+    H_O_WNEXT,
+    H_O_WN,
+    H_O_WD,
+    H_O_SELF,
+    H_O_MODE,
+)
+
+
+def _command_sections(hw: HardwareConfig, dist: np.ndarray, windows: list) -> tuple[list, tuple]:
+    """The table's per-command sections (in `_OFFSET_SLOTS` order) and the window sizes
+    (n_win, win_max)."""
+    unit = hw.pim.banks_per_mac_unit
+    target = np.array([COMMANDS[c].target for c in Cmd], dtype=np.int64)
+    is_all = _is_all(target, unit)
+    ch_all, csr_start, csr_scope, csr_next, csr_dist = _rule_csr(dist, target, is_all)
+    self_dist = _self_distance(ch_all, csr_start, csr_next, csr_dist, windows)
+    n_win, win_max, wcount, wnext, wn, wd = _window_arrays(windows)
     timing = hw.dram.timing_cycles
     completion = np.array([completion_cycles(c, timing) for c in Cmd], dtype=np.int64)
-
-    refresh = REFRESH_CODES[hw.dram.refresh]
-    n_refi = int(timing.get("nREFI", 0))
-    ref_interval = n_refi if refresh == 1 else (n_refi // n_banks if refresh == 2 else 0)
-
     sections = [
-        ("csr_start", np.array(csr_start, dtype=np.int64)),
-        ("csr_scope", np.array(csr_scope, dtype=np.int64)),
-        ("csr_next", np.array(csr_next, dtype=np.int64)),
-        ("csr_dist", np.array(csr_dist, dtype=np.int64)),
-        ("ch_all", ch_all),
-        ("target", target),
-        ("needs", np.array([COMMANDS[c].needs for c in Cmd], dtype=np.int64)),
-        ("effect", np.array([COMMANDS[c].effect for c in Cmd], dtype=np.int64)),
-        ("is_col", np.array([COMMANDS[c].is_column for c in Cmd], dtype=np.int64)),
-        ("completion", completion),
-        ("is_all", is_all),
-        ("wcount", wcount.ravel()),
-        ("wnext", wnext.ravel()),
-        ("wn", wn),
-        ("wd", wd),
-        ("self_dist", self_dist),
-        ("mode", np.array([ACCESS_MODE[c] for c in Cmd], dtype=np.int64)),
+        np.array(csr_start, dtype=np.int64),
+        np.array(csr_scope, dtype=np.int64),
+        np.array(csr_next, dtype=np.int64),
+        np.array(csr_dist, dtype=np.int64),
+        ch_all,
+        target,
+        np.array([COMMANDS[c].needs for c in Cmd], dtype=np.int64),
+        np.array([COMMANDS[c].effect for c in Cmd], dtype=np.int64),
+        np.array([COMMANDS[c].is_column for c in Cmd], dtype=np.int64),
+        completion,
+        is_all,
+        wcount.ravel(),
+        wnext.ravel(),
+        wn,
+        wd,
+        self_dist,
+        np.array([ACCESS_MODE[c] for c in Cmd], dtype=np.int64),
     ]
-    header = np.zeros(HEADER_SIZE, dtype=np.int64)
-    offset_slots = [
-        H_O_CSR_START,
-        H_O_CSR_SCOPE,
-        H_O_CSR_NEXT,
-        H_O_CSR_DIST,
-        H_O_CHALL,
-        H_O_TARGET,
-        H_O_NEEDS,
-        H_O_EFFECT,
-        H_O_ISCOL,
-        H_O_COMPL,
-        H_O_ISALL,
-        H_O_WCOUNT,
-        H_O_WNEXT,
-        H_O_WN,
-        H_O_WD,
-        H_O_SELF,
-        H_O_MODE,
-    ]
+    return sections, (n_win, win_max)
+
+
+def _place_sections(header: np.ndarray, sections: list[np.ndarray]) -> list[np.ndarray]:
+    """Record each section's offset in the header; the table's parts, header first."""
     parts, pos = [header], HEADER_SIZE
-    for slot, (_, array) in zip(offset_slots, sections, strict=True):
+    for slot, array in zip(_OFFSET_SLOTS, sections, strict=True):
         header[slot] = pos
         parts.append(array)
         pos += len(array)
+    return parts
 
-    # state layout
+
+def _place_state(header: np.ndarray, n_banks: int, n_groups: int, n_win: int, win_max: int) -> int:
+    """Record the state layout's offsets in the header; returns the state size."""
     state_sections = [
         (H_S_EB, n_banks * N_CMDS),
         (H_S_EG, n_groups * N_CMDS),
@@ -258,13 +298,20 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     for slot, size in state_sections:
         header[slot] = spos
         spos += size
+    return spos
+
+
+def _fill_header(header: np.ndarray, hw: HardwareConfig, n_win: int, win_max: int) -> None:
+    """The scalar header slots: sizes, refresh and controller settings."""
+    org = hw.dram.organization
+    refresh, n_refi, ref_interval = _refresh_timing(hw)
     header[H_NCMD], header[H_BANKS], header[H_GROUPS], header[H_BPG] = (
         N_CMDS,
-        n_banks,
-        n_groups,
-        bpg,
+        org.banks,
+        org.bank_groups,
+        org.banks_per_group,
     )
-    header[H_UNIT], header[H_NWIN], header[H_WINMAX] = unit, n_win, win_max
+    header[H_UNIT], header[H_NWIN], header[H_WINMAX] = hw.pim.banks_per_mac_unit, n_win, win_max
     header[H_REFMODE], header[H_REFI], header[H_REFINT] = refresh, n_refi, ref_interval
     header[H_CLOSED] = 1 if hw.dram.page_policy == "closed" else 0
     header[H_POSTPONE] = hw.dram.refresh_postpone * ref_interval
@@ -272,11 +319,14 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     header[H_RESULT_BURSTS] = result_bursts(hw)
     header[H_MODESW] = 1 if hw.pim.mode_switch else 0
     header[H_ACT_FIRST] = 1 if hw.pim.activate_before_buffer_fill else 0
-    header[H_STATE_SIZE] = spos
     header[H_ROWS], header[H_COLUMNS] = org.rows, org.columns
-    table = np.concatenate(parts)
 
-    state = np.full(spos, NEVER, dtype=np.int64)
+
+def _initial_state(header: np.ndarray, hw: HardwareConfig) -> np.ndarray:
+    """A channel's state before its first command (layout from the header)."""
+    n_banks, n_win = int(header[H_BANKS]), int(header[H_NWIN])
+    refresh, _, ref_interval = _refresh_timing(hw)
+    state = np.full(header[H_STATE_SIZE], NEVER, dtype=np.int64)
     state[header[H_S_ROW] : header[H_S_ROW] + n_banks] = -1
     state[header[H_S_WP] : header[H_S_WP] + max(n_win, 1)] = 0
     sc = header[H_S_SC]
@@ -288,4 +338,18 @@ def compile_timing(hw: HardwareConfig) -> CompiledTiming:
     state[sc + SC_STALLED] = 0
     state[sc + SC_PENDING] = 0
     state[sc + SC_MODE] = MODE_BANK  # (the AiM simulator's channels start in bank mode)
+    return state
+
+
+def compile_timing(hw: HardwareConfig) -> CompiledTiming:
+    """Build the kernel table and initial channel state for a hardware description."""
+    org = hw.dram.organization
+    dist, windows = _distance_matrix(hw)
+    sections, (n_win, win_max) = _command_sections(hw, dist, windows)
+    header = np.zeros(HEADER_SIZE, dtype=np.int64)
+    parts = _place_sections(header, sections)
+    header[H_STATE_SIZE] = _place_state(header, org.banks, org.bank_groups, n_win, win_max)
+    _fill_header(header, hw, n_win, win_max)
+    table = np.concatenate(parts)
+    state = _initial_state(header, hw)
     return CompiledTiming(table=table, initial_state=state, dist=dist)

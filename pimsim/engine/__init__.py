@@ -1,6 +1,6 @@
 """Operator-level engine: SimPy processes over the exact PIM channel model."""
 
-from pimsim.engine.pim_system import PimSystem
+from pimsim.dram.system import PimSystem
 from pimsim.engine.simulate import MODES, SimResult, simulate
 
 __all__ = ["MODES", "PimSystem", "SimResult", "simulate"]

@@ -19,8 +19,9 @@ import numpy as np
 from pimsim.asic import reduction_cycles, reduction_ops
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
+from pimsim.dram.programs import ChannelProgram
 from pimsim.mapping import ModelMapping
-from pimsim.mapping.programs import ChannelProgram, split_even
+from pimsim.mapping.programs import split_even
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,6 @@ class OperatorWorks:
 
 
 def _empty(mapping: ModelMapping) -> list[ChannelProgram]:
-    from pimsim.mapping.programs import EMPTY
+    from pimsim.dram.programs import EMPTY
 
     return [EMPTY] * mapping.geo.channels

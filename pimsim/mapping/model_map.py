@@ -32,9 +32,8 @@ import numpy as np
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd
 from pimsim.core.errors import PimsimInputError
+from pimsim.dram.programs import EMPTY, ChannelProgram
 from pimsim.mapping.programs import (
-    EMPTY,
-    ChannelProgram,
     Geometry,
     chunk_widths,
     gemv_chunks,

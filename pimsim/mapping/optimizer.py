@@ -1,18 +1,20 @@
-"""Choose each weight matrix's layout with the exact engine as the cost model, then place all.
+"""Choose each weight matrix's layout with a cost model it is handed, then place all.
 
 Candidates per matrix: chunk widths (the global buffer, a half and a quarter of it: narrower
 chunks pack rows better but add partial sums and result reads) x balanced or uneven channels.
-Each candidate is costed by running its channel programs on a fresh channel (cached by shape);
+Each candidate is costed by the cost function (the pipeline passes the exact engine's cycles of
+its channel programs on a fresh channel, cached by shape);
 the fastest wins, fewer rows breaking ties. If the chosen layouts do not fit, matrices switch to
 their most compact candidate, largest saving per lost cycle first, until the model fits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.dram.channel import ChannelModel
+from pimsim.dram.programs import ChannelProgram
 from pimsim.mapping.model_map import (
     KvLayout,
     MatrixCandidate,
@@ -21,7 +23,7 @@ from pimsim.mapping.model_map import (
     kv_layout,
     matrix_programs,
 )
-from pimsim.mapping.programs import ChannelProgram, Geometry
+from pimsim.mapping.programs import Geometry
 
 
 @dataclass
@@ -53,39 +55,21 @@ class ModelMapping:
         }
 
 
-class LayoutCoster:
-    """Cycles of a set of channel programs on fresh channels, cached by program."""
-
-    def __init__(self, hw: HardwareConfig) -> None:
-        self.model = ChannelModel(hw)
-        self.cache: dict[tuple, int] = {}
-
-    def cycles(self, programs: list[ChannelProgram]) -> int:
-        worst = 0
-        for program in programs:
-            if program.is_empty:
-                continue
-            key = program.key
-            if key not in self.cache:
-                run = self.model.run_gemv(
-                    program.chunks, program.segments, group=program.group_segments
-                )
-                self.cache[key] = run.end_cycle
-            worst = max(worst, self.cache[key])
-        return worst
-
-
 def _candidates(geo: Geometry) -> list[MatrixCandidate]:
     widths = sorted({max(1, geo.gb_columns // d) for d in (1, 2, 4)}, reverse=True)
     return [MatrixCandidate(w, b) for w in widths for b in (True, False)]
 
 
-def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
-    """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions."""
+ProgramCost = Callable[[Sequence[ChannelProgram]], int]
+
+
+def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> ModelMapping:
+    """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions.
+    `cost(programs)` gives the cycles a candidate layout's channel programs take (the exact
+    engine: `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
     from pimsim.workload import weight_matrices
 
     geo = Geometry.of(hw)
-    coster = LayoutCoster(hw)
     shapes: dict[tuple[int, int], list[tuple[int, int, MatrixCandidate]]] = {}
     matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
     for m in matrices:
@@ -95,7 +79,7 @@ def map_model(hw: HardwareConfig, spec, max_context: int) -> ModelMapping:
         options = []
         for cand in _candidates(geo):
             programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, 0)
-            options.append((coster.cycles(programs), rows, cand))
+            options.append((cost(programs), rows, cand))
         options.sort(key=lambda o: (o[0], o[1], -o[2].chunk_columns))
         shapes[key] = options
 

@@ -93,46 +93,11 @@ def plot_breakdown(
     with style():
         fig = new_figure(8.0, 7.0)
         top, bottom = fig.subplots(2, 1)
-        lat = _matrix(rows, lat_cols)
-        if absolute:
-            gen_len = numeric(rows, "gen_len")
-            per_token = lat / gen_len[:, None]
-            wall = (
-                numeric(rows, "pim_latency_s_per_token")
-                if "pim_latency_s_per_token" in rows.columns
-                else None
-            )
-            unit, factor = si_scale(np.nansum(per_token, axis=1), "s")
-            _stack(top, models, per_token * factor, lat_cols, "latency")
-            if wall is not None:
-                top.plot(
-                    np.arange(len(models)),
-                    wall * factor,
-                    linestyle="none",
-                    marker="_",
-                    markersize=22,
-                    markeredgewidth=2,
-                    color="black",
-                    label="time per output token (decode)",
-                )
-            top.set_ylabel(f"run time / generated tokens ({unit})")
-        else:
-            _stack(top, models, _percent(lat), lat_cols, "latency")
-            top.set_ylabel("share of the run's time (%)")
-            top.set_ylim(0, 100)
+        _time_panel(top, rows, models, lat_cols, absolute)
         top.set_title("PIM run time by category (each picosecond once)")
         _legend(top)
 
-        energy = _matrix(rows, en_cols)
-        if absolute:
-            per_token = _percent(energy) / 100 * numeric(rows, "pim_energy_j_per_token")[:, None]
-            unit, factor = si_scale(np.nansum(per_token, axis=1), "J")
-            _stack(bottom, models, per_token * factor, en_cols, "energy")
-            bottom.set_ylabel(f"energy per token ({unit})")
-        else:
-            _stack(bottom, models, _percent(energy), en_cols, "energy")
-            bottom.set_ylabel("share of PIM energy (%)")
-            bottom.set_ylim(0, 100)
+        _energy_panel(bottom, rows, models, en_cols, absolute)
         bottom.set_title("PIM energy by component")
         bottom.set_xlabel("model")
         _legend(bottom)
@@ -143,6 +108,45 @@ def plot_breakdown(
         )
     save_figure(fig, path)
     return fig
+
+
+def _time_panel(ax, rows: pd.DataFrame, models: list[str], cols: list[str], absolute: bool):
+    """Time by category: shares of the run, or per generated token with the TPOT tick."""
+    lat = _matrix(rows, cols)
+    if not absolute:
+        _stack(ax, models, _percent(lat), cols, "latency")
+        ax.set_ylabel("share of the run's time (%)")
+        ax.set_ylim(0, 100)
+        return
+    per_token = lat / numeric(rows, "gen_len")[:, None]
+    unit, factor = si_scale(np.nansum(per_token, axis=1), "s")
+    _stack(ax, models, per_token * factor, cols, "latency")
+    if "pim_latency_s_per_token" in rows.columns:
+        ax.plot(
+            np.arange(len(models)),
+            numeric(rows, "pim_latency_s_per_token") * factor,
+            linestyle="none",
+            marker="_",
+            markersize=22,
+            markeredgewidth=2,
+            color="black",
+            label="time per output token (decode)",
+        )
+    ax.set_ylabel(f"run time / generated tokens ({unit})")
+
+
+def _energy_panel(ax, rows: pd.DataFrame, models: list[str], cols: list[str], absolute: bool):
+    """PIM energy by component: shares, or apportioned to the energy per token."""
+    energy = _matrix(rows, cols)
+    if not absolute:
+        _stack(ax, models, _percent(energy), cols, "energy")
+        ax.set_ylabel("share of PIM energy (%)")
+        ax.set_ylim(0, 100)
+        return
+    per_token = _percent(energy) / 100 * numeric(rows, "pim_energy_j_per_token")[:, None]
+    unit, factor = si_scale(np.nansum(per_token, axis=1), "J")
+    _stack(ax, models, per_token * factor, cols, "energy")
+    ax.set_ylabel(f"energy per token ({unit})")
 
 
 def _matrix(rows: pd.DataFrame, columns: list[str]) -> np.ndarray:

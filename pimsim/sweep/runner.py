@@ -1,32 +1,35 @@
 """Run a sweep's points (local processes or a Dask cluster); results are never lost.
 
-Each finished point is merged into DIR/results.csv by an atomic rewrite (temporary file +
-rename), rows sorted by point and model so the table does not depend on completion order.
-DIR/sweep.json records the spec (and its hash); running the same spec into the same DIR again
-skips the points already there, so an interrupted sweep resumes without redoing or losing any.
-A point whose model does not fit its hardware is recorded with its error in `status`.
+Each finished point is merged into DIR/results.csv (`pimsim.sweep.store`: atomic, locked,
+checked against the spec on resume), rows sorted by point and model so the table does not
+depend on completion order. Running the same spec into the same DIR again skips the points
+already there, so an interrupted sweep resumes without redoing or losing any. A point whose
+model does not fit its hardware is recorded with its error in `status`. Worker processes die
+with the sweep (SIGTERM, SIGKILL or Ctrl-C of the main process).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pimsim.core.errors import PimsimInputError
-from pimsim.core.io import atomic_write_json, atomic_write_text, atomic_writer
 from pimsim.sweep.spec import SweepSpec
+from pimsim.sweep.store import ResultsStore
 
 
 def run_point(spec_raw: dict, source: str, index: int, point: dict[str, Any]) -> list[dict]:
     """All models at one point (runs in a worker process): one row per model."""
     from pimsim.config import load_hw
-    from pimsim.study import result_row
+    from pimsim.pipeline import result_row
     from pimsim.sweep.spec import load_spec_from_mapping
 
     spec = load_spec_from_mapping(spec_raw, source)
@@ -44,55 +47,6 @@ def run_point(spec_raw: dict, source: str, index: int, point: dict[str, Any]) ->
     return rows
 
 
-class ResultsStore:
-    """DIR/results.csv (+ .parquet when pyarrow is installed) and DIR/sweep.json."""
-
-    def __init__(self, out: Path, spec: SweepSpec) -> None:
-        self.out = Path(out)
-        self.spec = spec
-        self.csv = self.out / "results.csv"
-        self.rows: list[dict] = []
-        meta = self.out / "sweep.json"
-        if meta.exists():
-            recorded = json.loads(meta.read_text())
-            if recorded.get("spec_sha256") != spec.sha256:
-                raise PimsimInputError(
-                    "holds the results of a different sweep spec",
-                    file=str(self.out),
-                    expected="the same spec to resume, or a new --out directory",
-                )
-            if self.csv.exists():
-                self.rows = pd.read_csv(self.csv).to_dict("records")
-        else:
-            atomic_write_json(
-                meta,
-                {
-                    "name": spec.name,
-                    "spec": spec.raw,
-                    "spec_sha256": spec.sha256,
-                    "axes": spec.axis_keys,
-                    "points": spec.points(),
-                },
-            )
-
-    @property
-    def done(self) -> set[int]:
-        return {int(r["point"]) for r in self.rows}
-
-    def add(self, rows: list[dict]) -> None:
-        self.rows.extend(rows)
-        order = {m: i for i, m in enumerate(self.spec.run["models"])}
-        self.rows.sort(key=lambda r: (int(r["point"]), order.get(r["model"], 0)))
-        frame = pd.DataFrame(self.rows)
-        atomic_write_text(self.csv, frame.to_csv(index=False))
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            return
-        with atomic_writer(self.out / "results.parquet") as handle:
-            frame.to_parquet(handle, index=False)
-
-
 def run_sweep(
     spec: SweepSpec,
     out: str | Path,
@@ -108,63 +62,140 @@ def run_sweep(
 
     `stop_after`: finish at most this many new points, then return (an interruption).
     """
-    store = ResultsStore(Path(out), spec)
-    todo = [(i, p) for i, p in enumerate(spec.points()) if i not in store.done]
-    if stop_after is not None:
-        todo = todo[:stop_after]
-    bar = _bar(len(spec.points()), len(store.done), progress)
-    args = [(spec.raw, spec.source, i, p) for i, p in todo]
-    for rows in _execute(args, jobs=jobs, executor=executor, scheduler=scheduler):
-        store.add(rows)
-        if bar is not None:
-            bar.update(1)
-        if on_point is not None:
-            on_point(rows[0]["point"])
-    if bar is not None:
-        bar.close()
-    return pd.DataFrame(store.rows)
-
-
-def _execute(args: list[tuple], *, jobs: int | None, executor: str, scheduler: str | None):
-    if not args:
-        return
-    if executor == "dask":
-        yield from _execute_dask(args, scheduler)
-        return
-    if executor != "local":
+    if executor not in ("local", "dask"):
         raise PimsimInputError(f"got {executor!r}", key="--executor", expected="local or dask")
+    with _terminate_on_sigterm(), _executor(executor, jobs, scheduler) as submit:
+        store = ResultsStore(Path(out), spec)  # (after the executor: a bad one leaves no DIR)
+        todo = [(i, p) for i, p in enumerate(spec.points()) if i not in store.done]
+        if stop_after is not None:
+            todo = todo[:stop_after]
+        bar = _bar(len(spec.points()), len(spec.points()) - len(todo), progress)
+        for rows in submit([(spec.raw, spec.source, i, p) for i, p in todo]):
+            store.add(rows)
+            if bar is not None:
+                bar.update(1)
+            if on_point is not None:
+                on_point(rows[0]["point"])
+        if bar is not None:
+            bar.close()
+        return store.frame()
+
+
+@contextmanager
+def _terminate_on_sigterm():
+    """SIGTERM ends the sweep like Ctrl-C (workers stopped, finished points kept)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _executor(executor: str, jobs: int | None, scheduler: str | None):
+    """`submit(args) -> iterator of each point's rows`, as they finish."""
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(args) == 1:
-        for a in args:
-            yield run_point(*a)
+    if executor == "dask":
+        with _dask_client(scheduler, jobs) as client:
+            yield lambda args: _run_dask(client, args)
+        return
+    if jobs == 1:
+        yield lambda args: (run_point(*a) for a in args)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(args))) as pool:
+    pools: list[ProcessPoolExecutor] = []
+
+    def submit(args):
+        if len(args) <= 1:
+            yield from (run_point(*a) for a in args)
+            return
+        pool = ProcessPoolExecutor(min(jobs, len(args)), initializer=_die_with_parent)
+        pools.append(pool)
         futures = [pool.submit(run_point, *a) for a in args]
         for future in as_completed(futures):
             yield future.result()
 
-
-def _execute_dask(args: list[tuple], scheduler: str | None):
     try:
-        from distributed import Client, as_completed
+        yield submit
+    except BaseException:
+        for pool in pools:
+            _kill_workers(pool)
+        raise
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool) -> None:
+    """Stop a pool's workers now (an interrupted sweep must not leave them running)."""
+    for process in list(getattr(pool, "_processes", {}).values()):  # (no public API for it)
+        if process.is_alive():
+            process.kill()
+
+
+def _die_with_parent() -> None:
+    """In a worker: be killed when the sweep's process dies, even by SIGKILL (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
+        pass
+    if os.getppid() == 1:  # the parent died before the prctl took effect
+        os._exit(1)
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, jobs: int):
+    try:
+        from distributed import Client, LocalCluster
     except ImportError:
         raise PimsimInputError(
             "the Dask executor needs dask.distributed",
             key="--executor dask",
             expected="pip install 'pimsim[distributed]'",
         ) from None
-    if not scheduler:
+    if not scheduler:  # a cluster of our own on the loopback, gone with the sweep
+        with (
+            LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=50,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout="5s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise PimsimInputError(
-            "missing scheduler address",
+            f"cannot reach the scheduler {scheduler!r}: {str(exc).splitlines()[0][:200]}",
             key="--scheduler",
-            expected="tcp://HOST:PORT of a dask.distributed scheduler",
-        )
-    with Client(scheduler) as client:
-        futures = [client.submit(run_point, *a, pure=False) for a in args]
-        for future in as_completed(futures):
-            yield future.result()
+            expected="tcp://HOST:PORT of a running dask.distributed scheduler",
+        ) from None
+    with client:
+        yield client
+
+
+def _run_dask(client, args):
+    from distributed import as_completed
+
+    futures = [client.submit(run_point, *a, pure=False) for a in args]
+    for future in as_completed(futures):
+        yield future.result()
 
 
 def _bar(total: int, initial: int, progress: bool | None):
@@ -172,6 +203,6 @@ def _bar(total: int, initial: int, progress: bool | None):
         progress = sys.stderr.isatty()
     if not progress:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="point", desc="sweep", file=sys.stderr)

@@ -127,7 +127,7 @@ class Evaluator:
         from pimsim.baselines.options import split_set_options
         from pimsim.config import load_hw
         from pimsim.engine import simulate
-        from pimsim.run_pipeline import prepare_run
+        from pimsim.pipeline import prepare_run
 
         def run():
             hw_sets, _ = split_set_options(spec.get("set", []))
@@ -146,7 +146,7 @@ class Evaluator:
 
     def _report(self, spec: dict) -> dict:
         from pimsim.baselines.options import split_set_options
-        from pimsim.study import full_report
+        from pimsim.pipeline import full_report
 
         def run():
             hw, prepared, sim = self._simulation(spec)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pimsim
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.shipped import shipped_dir
 from pimsim.workload.hf_config import load_hf_config
 from pimsim.workload.params import count_parameters
 from pimsim.workload.spec import ModelSpec
@@ -15,11 +15,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def workload_dirs() -> list[Path]:
-    """`./workloads` (current directory) first, then the repository's `workloads/`."""
-    candidates = [
-        Path.cwd() / "workloads",
-        Path(pimsim.__file__).resolve().parents[1] / "workloads",
-    ]
+    """`./workloads` (current directory) first, then the shipped `workloads/` (in the package,
+    `pimsim/data/workloads/`, which a source checkout's top-level `workloads/` links to)."""
+    candidates = [Path.cwd() / "workloads", shipped_dir("workloads")]
     out: list[Path] = []
     for d in candidates:
         if d.is_dir() and d.resolve() not in [o.resolve() for o in out]:

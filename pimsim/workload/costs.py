@@ -8,7 +8,8 @@ Conventions (per op; `m` rows = tokens processed together, `B` = bytes per eleme
   for one token; for a causal batched prefill of m rows ending at `context`,
   S = m*context - m*(m-1)/2 (masked pairs are not counted).
   `attn_score` (q.K^T): 2*heads*d_head*S. `attn_value` (P.V): 2*heads*d_head*S.
-- Element-wise ops, FLOPs per element (transcendentals count as one):
+- Element-wise ops, FLOPs per element (transcendentals count as one; the numbers live in the
+  kind table, `pimsim.core.kinds`):
   layernorm 7 (mean: 1, variance: subtract, square, accumulate = 3, scale by 1/std: 1,
   gain and bias: 2); rmsnorm 4 (square, accumulate, scale, gain); softmax 6 per score
   (1/sqrt(d_head) scaling, running max, subtract, exp, sum, multiply by the reciprocal);
@@ -29,21 +30,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pimsim.core.kinds import KINDS
+from pimsim.core.kinds import ELEMENTWISE_FLOPS, KIND_TABLE, KINDS
 
-ELEMENTWISE_FLOPS = {
-    "layernorm": 7,
-    "rmsnorm": 4,
-    "gelu": 8,
-    "relu": 1,
-    "silu": 4,
-    "add": 1,
-    "mul": 1,
-}
 SOFTMAX_FLOPS = 6
 ROPE_FLOPS = 3
-# Activation tensors read per element: binary element-wise ops read two inputs.
-_INPUTS = {"add": 2, "mul": 2}
 
 
 def score_pairs(m: np.ndarray, context: np.ndarray) -> np.ndarray:
@@ -85,7 +75,7 @@ def op_costs(
     for k, per_element in ELEMENTWISE_FLOPS.items():
         i = where(k)
         flops[i] = per_element * m[i] * n_in[i]
-        act[i] = m[i] * (_INPUTS.get(k, 1) * n_in[i] + n_out[i])
+        act[i] = m[i] * (KIND_TABLE[k].inputs * n_in[i] + n_out[i])
         wb[i] = param_elems[i] * B
 
     i = where("embed")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import check_nesting, read_text
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.yaml_model import make_spec
 
@@ -92,14 +93,17 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
     path = Path(path)
     if path.is_dir():
         path = path / "config.json"
+    text = read_text(path, "config.json file")
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read: {exc.strerror}", file=path) from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PimsimInputError(f"not valid JSON: {exc}", file=path) from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, a number too long
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise PimsimInputError(f"not readable JSON: {reason}", file=path) from None
     if not isinstance(data, dict):
         raise PimsimInputError("must be a JSON object", file=path)
+    check_nesting(data, path)
     family = detect_family(data)
     if family is None:
         raise PimsimInputError(

@@ -94,6 +94,22 @@ def check_lengths(spec: ModelSpec, prompt_len: int, gen_len: int) -> None:
         )
 
 
+# operators a run may materialise: a run peaks at about 1.4 KB of memory per operator (0.9 GB
+# for gpt2-xl's 642k operators over 1024 tokens, measured), so this is about 14 GB
+MAX_OPERATORS = 10_000_000
+
+
+def _check_table_size(spec: ModelSpec, operators: int) -> None:
+    """Refuse, before any work, a run whose operator table would not fit in memory."""
+    if operators > MAX_OPERATORS:
+        raise PimsimInputError(
+            f"{spec.layers} layers over these tokens are {operators:,} operators, about "
+            f"{operators * 1.4e3 / 1e9:.0f} GB of memory to simulate",
+            key="gen_len",
+            expected=f"at most {MAX_OPERATORS:,} operators: fewer tokens or layers",
+        )
+
+
 class _Names:
     """Interning of op and weight names into integer codes."""
 
@@ -232,15 +248,20 @@ def lower(
     prompt_len, gen_len = int(prompt_len), int(gen_len)
     names = _Names()
     templates: dict[tuple[int, bool, bool], _Template] = {}
+    runs = plan_steps(prompt_len, gen_len, batched_prefill)
+    for run in runs:
+        key = (run.m, run.head, run.phase == "decode")
+        if key not in templates:
+            templates[key] = _template(spec, names, *key)
+    _check_table_size(
+        spec, sum(templates[(r.m, r.head, r.phase == "decode")].n * r.count for r in runs)
+    )
     parts: list[dict[str, np.ndarray]] = []
     dep_parts: list[np.ndarray] = []
     base = 0
     prev: tuple[int, int] | None = None
-    for run in plan_steps(prompt_len, gen_len, batched_prefill):
-        key = (run.m, run.head, run.phase == "decode")
-        if key not in templates:
-            templates[key] = _template(spec, names, *key)
-        tpl = templates[key]
+    for run in runs:
+        tpl = templates[(run.m, run.head, run.phase == "decode")]
         cols, deps = _expand(tpl, run, base, prev)
         parts.append(cols)
         dep_parts.append(deps)

@@ -13,12 +13,11 @@ from typing import Any
 
 from pimsim.core.dtypes import DTYPE_BYTES
 from pimsim.core.errors import PimsimInputError
-
-# Bytes per element for the supported storage types.
+from pimsim.core.kinds import FFN_ACTIVATIONS
 
 NORMS = ("layernorm", "rmsnorm")
 NORM_POSITIONS = ("pre", "post")
-FFNS = ("gelu", "relu", "swiglu")
+FFNS = (*FFN_ACTIVATIONS, "swiglu")  # an activation kind (pimsim.core.kinds) or gated SiLU
 POSITION_EMBEDDINGS = ("learned", "rotary", "none")
 
 
@@ -119,44 +118,77 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_SIZE_FIELDS = (
+    "layers",
+    "d_model",
+    "heads",
+    "kv_heads",
+    "d_head",
+    "d_ffn",
+    "vocab_size",
+    "max_context_tokens",
+    "d_embed",
+)
+# the largest sizes a description may give (far beyond published models, e.g. Llama-3.1-405B:
+# 126 layers, d_model 16384, d_ffn 53248, 128 heads; Gemma: vocabulary 256,000): anything
+# larger is a typo, refused before any work
+_SIZE_LIMITS = {
+    "layers": 4096,
+    "d_model": 1 << 18,
+    "heads": 1 << 14,
+    "kv_heads": 1 << 14,
+    "d_head": 1 << 14,
+    "d_ffn": 1 << 21,
+    "vocab_size": 1 << 23,
+    "max_context_tokens": 1 << 24,
+    "d_embed": 1 << 18,
+}
+_CHOICE_FIELDS = (
+    ("norm", NORMS),
+    ("norm_position", NORM_POSITIONS),
+    ("ffn", FFNS),
+    ("position_embedding", POSITION_EMBEDDINGS),
+    ("dtype", tuple(DTYPE_BYTES)),
+)
+_FLAG_FIELDS = ("final_norm", "linear_bias", "tied_lm_head")
+
+
 def _check(spec: ModelSpec) -> None:
+    _check_fields(spec)
+    _check_shapes(spec)
+
+
+def _check_fields(spec: ModelSpec) -> None:
+    """Each field on its own: types, ranges and choices."""
     if not isinstance(spec.name, str) or not spec.name:
         raise SpecFieldError("name", "must be a non-empty string")
     for field in ("family", "description", "source"):
         if not isinstance(getattr(spec, field), str):
             raise SpecFieldError(field, "must be a string")
-    for field in (
-        "layers",
-        "d_model",
-        "heads",
-        "kv_heads",
-        "d_head",
-        "d_ffn",
-        "vocab_size",
-        "max_context_tokens",
-        "d_embed",
-    ):
+    for field in _SIZE_FIELDS:
         value = getattr(spec, field)
         if not _is_int(value):
             raise SpecFieldError(field, f"must be an integer, got {value!r}", "a positive integer")
         if value <= 0:
             raise SpecFieldError(field, f"must be positive, got {value}", "a positive integer")
-    for field, choices in (
-        ("norm", NORMS),
-        ("norm_position", NORM_POSITIONS),
-        ("ffn", FFNS),
-        ("position_embedding", POSITION_EMBEDDINGS),
-        ("dtype", tuple(DTYPE_BYTES)),
-    ):
+        if value > _SIZE_LIMITS[field]:
+            raise SpecFieldError(
+                field, f"{value} is beyond any model", f"at most {_SIZE_LIMITS[field]}"
+            )
+    for field, choices in _CHOICE_FIELDS:
         value = getattr(spec, field)
         if value not in choices:
             raise SpecFieldError(field, f"unknown value {value!r}", f"one of {list(choices)}")
-    for field in ("final_norm", "linear_bias", "tied_lm_head"):
+    for field in _FLAG_FIELDS:
         if not isinstance(getattr(spec, field), bool):
             raise SpecFieldError(field, f"must be true or false, got {getattr(spec, field)!r}")
     eps = spec.norm_eps
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise SpecFieldError("norm_eps", f"must be a positive number, got {eps!r}")
+
+
+def _check_shapes(spec: ModelSpec) -> None:
+    """How the sizes fit together: heads, head width and KV heads."""
     if spec.d_model % spec.heads:
         raise SpecFieldError(
             "heads",

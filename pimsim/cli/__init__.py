@@ -1,0 +1,74 @@
+"""`pimsim` command line: one sub-command per module of this package (`pimsim.cli.run`, ...).
+
+Exit codes (DESIGN.md 4.1): 0 success, 2 bad input (one-paragraph message on stderr), 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pimsim.core.errors import PimsimInputError
+
+# Each module defines `register(subparsers)` which adds its parser and sets `func`.
+COMMAND_MODULES = (
+    "pimsim.cli.run",
+    "pimsim.cli.gemv",
+    "pimsim.cli.compare",
+    "pimsim.cli.sweep",
+    "pimsim.cli.plot",
+    "pimsim.cli.lower",
+    "pimsim.cli.listing",
+    "pimsim.cli.check_config",
+    "pimsim.cli.check_log",
+    "pimsim.cli.replay",
+    "pimsim.cli.validate",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors are bad input too: exit 2
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"pimsim: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pimsim", description=__doc__.splitlines()[0])
+    from pimsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"pimsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        result = args.func(args)
+    except PimsimInputError as exc:
+        sys.stderr.write(f"pimsim: error: {exc}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a sweep): what finished is kept
+        sys.stderr.write("pimsim: interrupted\n")
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""Numba kernels: issue every command of a channel program at its earliest legal cycle.
+
+State is one flat int64 array (layout in `pimsim.dram.tables`), holding, per command type, the
+earliest cycle each bank / bank group / the channel allows it, plus open rows, the tFAW-style
+rolling windows and the refresh bookkeeping. Issuing a command raises those earliest cycles by
+the table's distances; finding a command's issue cycle is a handful of maxima. Time jumps from
+command to command; nothing ticks cycle by cycle, and no command array is built for programs.
+
+Controller policy (in-order, one program stream per channel):
+- a column command whose banks do not hold its row first gets a precharge (if another row is
+  open) and an activate; multi-bank column commands use the all-bank variants;
+- closed-page: the row is precharged right after the last column access of a run to it;
+- refresh: a due refresh is issued at the next row switch (before the precharge / activate the
+  program needs next: the open row's column stream is not cut), or as soon as the next command
+  could issue `refresh_postpone` refresh intervals after the due time, whichever comes first;
+  with `refresh_postpone: 0` it is issued before the first command at or after the due time.
+  The controller precharges (if needed) and refreshes, each no earlier than the due time;
+  refreshes due while the channel idles (between operators) are issued at their due times, not
+  bunched at the next command, and up to `refresh_pull_in` refreshes are issued ahead of time in
+  an idle gap when they complete before the next operator starts.
+
+Modules: `timing` (one command: target banks, earliest cycle, issue), `controller` (refresh,
+row management, request and raw command streams), `gemv` (all-bank GEMV programs), `reuse`
+(canonical and relative states: class merging, the operator memo, fast-forwards).
+
+Numba's cache (`cache=True`) keys a compiled function on its own file only: after editing one
+of these modules, clear the numba cache (NUMBA_CACHE_DIR) so callers in the others recompile.
+"""
+
+from pimsim.dram.kernel.controller import (
+    burst,
+    catch_up_refresh,
+    open_row,
+    pull_in_refreshes,
+    refresh_if_due,
+    run_raw,
+    run_requests,
+    serve_column,
+    serve_plain,
+)
+from pimsim.dram.kernel.gemv import gemv_program, run_gemv, run_gemv_grouped
+from pimsim.dram.kernel.reuse import (
+    FOREIGN_ROW,
+    apply_result,
+    canonicalize,
+    empty_log,
+    op_prologue,
+    relative_state,
+    result_state,
+    rows_before_refresh,
+    shift_state,
+    snapshot,
+)
+from pimsim.dram.kernel.timing import ERR_NEEDS_CLOSED, ERR_NEEDS_ROW, earliest, issue
+from pimsim.dram.tables import H_RESULT_BURSTS  # (read by tests through this namespace)
+
+__all__ = [
+    "ERR_NEEDS_CLOSED",
+    "ERR_NEEDS_ROW",
+    "FOREIGN_ROW",
+    "H_RESULT_BURSTS",
+    "apply_result",
+    "burst",
+    "canonicalize",
+    "catch_up_refresh",
+    "earliest",
+    "empty_log",
+    "gemv_program",
+    "issue",
+    "op_prologue",
+    "open_row",
+    "pull_in_refreshes",
+    "refresh_if_due",
+    "relative_state",
+    "result_state",
+    "rows_before_refresh",
+    "run_gemv",
+    "run_gemv_grouped",
+    "run_raw",
+    "run_requests",
+    "serve_column",
+    "serve_plain",
+    "shift_state",
+    "snapshot",
+]

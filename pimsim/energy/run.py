@@ -1,0 +1,68 @@
+"""Energy of a simulated run: its exact counts (commands, lane operations, bytes) through the
+per-command and static-power model, by component, by operator kind and over the per-token
+window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.core.commands import Cmd
+from pimsim.energy.model import EnergyInputs, per_command_energy_j, run_energy_j
+from pimsim.engine.metrics import PS, TokenTimes
+from pimsim.engine.simulate import SimResult
+
+
+def _energy_inputs(hw: HardwareConfig, table: pd.DataFrame, sim: SimResult, mask, counters, s):
+    from pimsim.asic import VECTOR_KINDS, table_ops
+
+    kinds = table["kind"].to_numpy()
+    vector = np.isin(kinds, sorted(VECTOR_KINDS)) & mask
+    lane_ops = table_ops(table, hw.asic)
+    embed = (kinds == "embed") & mask
+    return EnergyInputs(
+        counters,
+        s,
+        int(lane_ops[mask].sum() + sim.reduce_ops[mask].sum()),
+        int(table.loc[vector, "bytes"].sum()),
+        int((table.loc[embed, "out_features"] * 2).sum()),
+    )
+
+
+def energy_breakdown(
+    hw: HardwareConfig, table: pd.DataFrame, sim: SimResult, times: TokenTimes | None = None
+) -> dict:
+    """Energy by component (J), by operator kind (J), and of the per-token window."""
+    from pimsim.asic import VECTOR_KINDS, table_ops
+
+    everything = np.ones(len(table), dtype=bool)
+    components = run_energy_j(
+        hw, _energy_inputs(hw, table, sim, everything, sim.pim.counters, sim.end_ps * PS)
+    )
+    # by operator kind: the PIM commands each kind issued and the vector work of each kind;
+    # background and static power are listed on their own
+    kinds = table["kind"].to_numpy()
+    vector = np.isin(kinds, sorted(VECTOR_KINDS))
+    lane_ops = table_ops(table, hw.asic)
+    per_cmd = per_command_energy_j(hw)
+    by_kind: dict[str, float] = {}
+    for kind, counters in sim.kind_counters.items():
+        by_kind[str(kind)] = sum(per_cmd[c.name] * int(counters[c]) for c in Cmd)
+    for kind in np.unique(kinds[vector]):
+        ops = float(lane_ops[kinds == kind].sum())
+        by_kind[str(kind)] = by_kind.get(str(kind), 0.0) + ops * hw.asic.vector_op_pJ * PS
+    by_kind["reduction"] = float(sim.reduce_ops.sum()) * hw.asic.vector_op_pJ * PS
+    by_kind["background_and_static"] = components["dram_background"] + components["asic_static"]
+    out = {"components": components, "by_kind": by_kind, "per_command_j": per_cmd}
+    if times is not None:
+        window = times.window
+        positions = table["token"].to_numpy()
+        tokens_in = np.unique(positions[window.mask])
+        counters = sim.token_counters[tokens_in].sum(axis=0)
+        begin, end = times.span_ps
+        decode = run_energy_j(
+            hw, _energy_inputs(hw, table, sim, window.mask, counters, (end - begin) * PS)
+        )
+        out["window_components"] = decode
+    return out

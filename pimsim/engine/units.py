@@ -1,0 +1,366 @@
+"""The hardware units of the operator-level simulation, in the style of SimPy's examples.
+
+Each unit is a class whose `process()` is a SimPy process serving its operators in program
+order; what the units share is a `Run`: the environment, the operator table (`Operators`), the
+per-operator result columns (`Columns`) and who waits for which operator. `SerialIssuer` is
+the serial mode's single process, which drives the same units' steps one operator at a time.
+See `pimsim.engine.simulate` for the units' roles and the two modes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
+from pimsim.dram.system import PimSystem
+from pimsim.dram.tables import N_COUNTERS
+from pimsim.engine.work import OperatorWork, OperatorWorks
+
+UNIT_PIM, UNIT_VECTOR, UNIT_LINK = 0, 1, 2
+NONE = -1  # "no such segment" in the per-operator time columns
+
+
+class Operators:
+    """The operator table as plain lists (element access in the per-operator loops is several
+    times cheaper), with each operator's unit and its vector-unit and link times (ps)."""
+
+    def __init__(self, hw: HardwareConfig, table: pd.DataFrame) -> None:
+        from pimsim.asic import asic_cycles_for_table
+        from pimsim.asic.link import link_transfer_ps_array
+
+        self.n = len(table)
+        self.kinds = table["kind"].to_list()
+        self.layers = table["layer"].to_list()
+        self.tokens = table["token"].to_list()
+        self.contexts = table["context"].to_list()
+        self.weights = table["weight"].to_list()
+        self.ms = table["m"].to_list()
+        self.names = table["name"].to_list()
+        self.deps = table["deps"].to_list()
+        kind_array = table["kind"].to_numpy()
+        self.unit = np.where(
+            np.isin(kind_array, PIM_KINDS),
+            UNIT_PIM,
+            np.where(np.isin(kind_array, LINK_KINDS), UNIT_LINK, UNIT_VECTOR),
+        )
+        self.unit_list = self.unit.tolist()  # (for the loops)
+        cycle_ps = hw.asic.cycle_ps
+        self.vector_ps = (
+            asic_cycles_for_table(table, hw.asic).astype(np.int64) * cycle_ps
+        ).tolist()
+        out_bytes = table["out_features"].to_numpy(dtype=np.int64) * 2
+        self.link_ps = np.where(
+            self.unit == UNIT_LINK, link_transfer_ps_array(out_bytes, hw.asic), 0
+        ).tolist()
+
+    def of_unit(self, unit: int) -> list[int]:
+        """The operators that `unit` serves, in program order."""
+        return np.flatnonzero(self.unit == unit).tolist()
+
+
+class Columns:
+    """The per-operator result columns the units fill in (ps; NONE where there is no such
+    segment), as plain lists; `SimResult` describes each."""
+
+    def __init__(self, n: int) -> None:
+        self.start = [0] * n
+        self.end = [0] * n
+        self.dram_start = [NONE] * n
+        self.pim_end = [NONE] * n
+        self.asic_start = [NONE] * n
+        self.asic_end = [NONE] * n
+        self.asic_busy = [0] * n
+        self.asic_hidden = [0] * n
+        self.par_start = [NONE] * n
+        self.par_end = [NONE] * n
+        self.reduce_ops = [0] * n
+
+
+class Run:
+    """What the units share: the environment, the operators, their result columns, which
+    operators have finished (and events for those someone waits for), and the run's logs."""
+
+    def __init__(
+        self, env: simpy.Environment, ops: Operators, timeline_tokens: int = 0, bar=None
+    ) -> None:
+        self.env = env
+        self.ops = ops
+        self.cols = Columns(ops.n)
+        self.finished = [False] * ops.n
+        # events only for operators someone waits for (most inputs are ready by the time an
+        # operator is reached, and an untouched event would cost a scheduler step)
+        self.waiters: dict[int, simpy.Event] = {}
+        self.lm_ends: list[int] = []
+        self.timeline: list[tuple] = []
+        self.timeline_tokens = timeline_tokens
+        self.bar = bar  # a progress bar (tqdm) or None
+
+    def wait_for(self, i: int):
+        """An event for operator i's inputs, or None when they are all finished."""
+        pending = []
+        for d in self.ops.deps[i]:
+            if not self.finished[d]:
+                event = self.waiters.get(d)
+                if event is None:
+                    event = self.waiters[d] = self.env.event()
+                pending.append(event)
+        if not pending:
+            return None
+        return pending[0] if len(pending) == 1 else self.env.all_of(pending)
+
+    def inputs(self, i: int):
+        """Wait until operator i's inputs are ready (a process step)."""
+        waiting = self.wait_for(i)
+        if waiting is not None:
+            yield waiting
+
+    def finish(self, i: int) -> None:
+        now = self.env.now
+        self.cols.end[i] = now
+        self.finished[i] = True
+        if self.ops.names[i] == "lm_head":
+            self.lm_ends.append(now)
+        event = self.waiters.pop(i, None)
+        if event is not None:
+            event.succeed()
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def log(self, i: int, unit_name: str, t0: int, t1: int) -> None:
+        ops = self.ops
+        if ops.tokens[i] < self.timeline_tokens and t1 > t0:
+            self.timeline.append(
+                (unit_name, ops.names[i], ops.kinds[i], int(ops.tokens[i]), t0, t1)
+            )
+
+
+class PimUnit:
+    """Hands PIM operators to the channels (exact channel engine) in program order."""
+
+    def __init__(self, hw: HardwareConfig, run: Run, works: OperatorWorks, pim: PimSystem) -> None:
+        self.run, self.works, self.pim = run, works, pim
+        self.tck_ps = round(hw.dram.tCK_ns * 1000)
+        self.link_ps = round(hw.asic.link_latency_ns * 1000)
+        self.tile_end: dict[int, np.ndarray] = {}  # operator -> (chunks, tiles) ps, streamed
+        self.dispatched: dict[int, simpy.Event] = {}  # for the vector unit's finishing work
+        self.kind_counters: dict[str, np.ndarray] = {}
+        self._work: dict[int, OperatorWork] = {}  # planned operators (overlap mode)
+        self.token_counters = np.zeros((max(run.ops.tokens, default=0) + 1, N_COUNTERS), np.int64)
+
+    def work_of(self, i: int) -> OperatorWork:
+        work = self._work.get(i)
+        if work is None:
+            o = self.run.ops
+            work = self.works.of(o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i])
+        return work
+
+    def plan(self, order: list[int]) -> list[int]:
+        """Look up every operator's work once; returns those the vector unit finishes."""
+        o, works = self.run.ops, self.works
+        finishing = []
+        for i in order:
+            work = self._work[i] = works.of(
+                o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i]
+            )
+            if self.needs_vector(work):
+                finishing.append(i)
+        return finishing
+
+    @staticmethod
+    def needs_vector(work: OperatorWork) -> bool:
+        return work.asic_ps > 0 or work.streaming is not None
+
+    def issue(self, i: int, work: OperatorWork) -> int:
+        """Hand operator i to the channels now; returns when its PIM part ends (ps)."""
+        r, o, cols, now = self.run, self.run.ops, self.run.cols, self.run.env.now
+        cols.start[i] = now
+        cols.reduce_ops[i] = work.lane_ops
+        if not work.active:
+            cols.dram_start[i] = cols.pim_end[i] = now
+            return now
+        tck = self.tck_ps
+        first = -(-(now + self.link_ps) // tck)
+        stream = work.streaming
+        repeats = int(o.ms[i]) if o.kinds[i] == "gemm" else 1
+        cycle = first
+        for _ in range(repeats):  # (batched rows of a gemm: one GEMV after another)
+            run = self.pim.run(
+                work.programs,
+                cycle,
+                self.works.row_base_of(o.kinds[i], o.layers[i]),
+                stream.tile_rows if stream else 0,
+                stream.tiles if stream else 0,
+            )
+            cycle = max(cycle, run.end_cycle)
+            kind = o.kinds[i]
+            if kind in self.kind_counters:
+                self.kind_counters[kind] += run.counters
+            else:
+                self.kind_counters[kind] = run.counters.copy()
+            self.token_counters[o.tokens[i]] += run.counters
+        if stream is not None:
+            self.tile_end[i] = run.tile_end * tck
+        cols.dram_start[i] = first * tck
+        cols.pim_end[i] = cycle * tck
+        r.log(i, "link", now, first * tck)
+        r.log(i, "pim", first * tck, cycle * tck)
+        return cycle * tck
+
+    def process(self, order: list[int]):
+        """Overlap mode: each operator once its inputs are ready; its finishing work goes to
+        the vector unit, else it finishes when its channels do."""
+        r, env = self.run, self.run.env
+        for i in order:
+            yield from r.inputs(i)
+            work = self.work_of(i)
+            pim_end = self.issue(i, work)
+            if self.needs_vector(work):
+                event = self.dispatched.pop(i, None)
+                if event is not None:
+                    event.succeed()
+                else:
+                    self.dispatched[i] = None  # dispatched before the vector unit asked
+            elif pim_end == env.now:
+                r.finish(i)
+            else:  # finished by its channels later: one timeout event, no process
+                done = env.timeout(pim_end - env.now)
+                done.callbacks.append(lambda _event, i=i: r.finish(i))
+
+
+class VectorUnit:
+    """The ASIC vector unit: vector operators and the work that finishes PIM operators."""
+
+    def __init__(self, run: Run, pim_unit: PimUnit) -> None:
+        self.run, self.pim_unit = run, pim_unit
+        self._stream_cache: dict[tuple, tuple[int, int]] = {}
+
+    def vector_op(self, i: int):
+        """Run vector operator i from now (a process step)."""
+        env, cols = self.run.env, self.run.cols
+        begin = cols.start[i] = env.now
+        yield env.timeout(self.run.ops.vector_ps[i])
+        cols.asic_start[i], cols.asic_end[i] = begin, env.now
+        cols.asic_busy[i] = env.now - begin
+        self.run.log(i, "vector", begin, env.now)
+
+    def finishing_times(self, i: int, work: OperatorWork, free: int) -> tuple[int, int, int]:
+        """(start, end, hidden ps) of PIM operator i's finishing work, the vector unit being
+        free from `free` on; for streamed partial sums the start is where the work stops
+        being hidden under the operator's own PIM part."""
+        cols = self.run.cols
+        pim_end = cols.pim_end[i]
+        stream = work.streaming
+        if stream is None or i not in self.pim_unit.tile_end:
+            begin = max(free, pim_end)
+            return begin, begin + work.finish_ps, 0
+        # when the passes could end, relative to the DRAM start: the same for every operator
+        # whose channels did the same (the memo's results), so it is cached on those times
+        dram_start = cols.dram_start[i]
+        relative = self.pim_unit.tile_end.pop(i).ravel()[stream.index] - dram_start
+        key = (id(stream), relative.tobytes())
+        found = self._stream_cache.get(key)
+        if found is None:
+            if len(self._stream_cache) > 50_000:
+                self._stream_cache.clear()
+            found = self._stream_cache[key] = (
+                int((relative + stream.suffix_ps).max()),
+                int(relative[0]),
+            )
+        latest, first = found
+        total = stream.total_ps
+        done = max(free + total, dram_start + latest)
+        exposed_from = max(pim_end, dram_start + first, free)
+        return exposed_from, done, total - (done - exposed_from)
+
+    def finish_pim_op(self, i: int):
+        """Finish PIM operator i once it is dispatched: first the held positions (beside the
+        channels, from dispatch on), then its partial sums (a process step)."""
+        r, env, pim, cols = self.run, self.run.env, self.pim_unit, self.run.cols
+        if i in pim.dispatched:
+            del pim.dispatched[i]
+        else:
+            event = pim.dispatched[i] = env.event()
+            yield event
+        work = pim.work_of(i)
+        free = env.now
+        if work.parallel_ps:
+            par_begin = max(free, cols.start[i])
+            free = cols.par_end[i] = par_begin + work.parallel_ps
+            cols.par_start[i] = par_begin
+            r.log(i, "vector", par_begin, free)
+        begin, done, hidden = self.finishing_times(i, work, free)
+        yield env.timeout(done - env.now)
+        if done > begin:
+            cols.asic_start[i], cols.asic_end[i] = begin, done
+            r.log(i, "vector", begin, done)
+        cols.asic_busy[i] = (done - begin) + hidden + work.parallel_ps
+        cols.asic_hidden[i] = hidden
+
+    def process(self, order: list[int]):
+        """Overlap mode: vector operators once their inputs are ready, and the finishing work
+        of PIM operators once they are dispatched, in program order."""
+        r, unit = self.run, self.run.ops.unit_list
+        for i in order:
+            if unit[i] == UNIT_PIM:
+                yield from self.finish_pim_op(i)
+            else:
+                yield from r.inputs(i)
+                yield from self.vector_op(i)
+            r.finish(i)
+
+
+class LinkUnit:
+    """Embedding-row fetches over the ASIC <-> PIM link."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def link_op(self, i: int):
+        """Fetch embedding operator i's row from now (a process step)."""
+        env, cols = self.run.env, self.run.cols
+        cols.start[i] = env.now
+        yield env.timeout(self.run.ops.link_ps[i])
+        self.run.log(i, "link", cols.start[i], env.now)
+
+    def process(self, order: list[int]):
+        """Overlap mode: each fetch once its inputs are ready."""
+        r = self.run
+        for i in order:
+            yield from r.inputs(i)
+            yield from self.link_op(i)
+            r.finish(i)
+
+
+class SerialIssuer:
+    """PIM-GPT's order (serial mode): each instruction waits until ASIC and PIM are idle."""
+
+    def __init__(self, run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit) -> None:
+        self.run, self.pim, self.vector, self.link = run, pim, vector, link
+
+    def pim_op(self, i: int):
+        """PIM operator i from now, then all of its ASIC part (a process step)."""
+        env, cols = self.run.env, self.run.cols
+        work = self.pim.work_of(i)
+        pim_end = self.pim.issue(i, work)
+        yield env.timeout(pim_end - env.now)
+        if work.asic_ps:
+            begin = env.now
+            yield env.timeout(work.asic_ps)
+            cols.asic_start[i], cols.asic_end[i] = begin, env.now
+            cols.asic_busy[i] = work.asic_ps
+            self.run.log(i, "vector", begin, env.now)
+
+    def process(self):
+        r, unit = self.run, self.run.ops.unit_list
+        for i in range(r.ops.n):
+            kind = unit[i]
+            if kind == UNIT_PIM:
+                yield from self.pim_op(i)
+            elif kind == UNIT_VECTOR:
+                yield from self.vector.vector_op(i)
+            else:
+                yield from self.link.link_op(i)
+            r.finish(i)

@@ -1,0 +1,231 @@
+"""The pipeline, in one place: workload -> operator table -> mapping -> simulation -> energy ->
+baselines -> report. `pimsim run`, `compare`, `sweep`, `validate` and the Python API all go
+through these functions; `pimsim gemv` runs one matrix on the same layout (`pimsim.gemv`).
+
+    from pimsim.config import load_hw
+    from pimsim.pipeline import run
+
+    result = run(load_hw("gddr6_aim"), model="gpt2-small", gen_len=4)
+    result.report["pim"]["tpot_s"]        # the pimsim.report.v1 dictionary
+    result.sim.op_end_ps                  # per-operator times of the simulation
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pimsim.config.schema import HardwareConfig
+from pimsim.core.errors import PimsimInputError
+from pimsim.dram.program_cost import ProgramCycles
+from pimsim.mapping import ModelMapping, map_model
+
+
+@dataclass
+class PreparedRun:
+    """A run checked against the hardware and mapped, ready to simulate."""
+
+    spec: object  # pimsim.workload.ModelSpec
+    table: pd.DataFrame  # the operator table
+    mapping: ModelMapping
+    prompt_len: int
+    gen_len: int
+
+
+@dataclass
+class Run:
+    """A simulated run: its hardware, the prepared run, the simulation and the report."""
+
+    hw: HardwareConfig
+    prepared: PreparedRun
+    sim: Any  # pimsim.engine.SimResult
+    report: dict[str, Any]
+
+
+def prepare_run(
+    hw: HardwareConfig,
+    *,
+    model: str | None = None,
+    trace: str | None = None,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+) -> PreparedRun:
+    """Lower `model` (or read `trace`), check it against the hardware, and map it."""
+    from pimsim.asic import VECTOR_KINDS, check_sram_capacity
+    from pimsim.engine.simulate import check_kinds
+    from pimsim.workload import lower, read_trace, resolve_model, trace_spec
+
+    if not hw.pim.enabled:
+        raise PimsimInputError(
+            "a run needs in-bank MAC units but pim.enabled is false",
+            file=hw.source,
+            key="pim.enabled",
+            expected="true",
+        )
+    if trace:
+        table = read_trace(trace)
+        spec = trace_spec(table)
+        prompt_len = int(table.attrs.get("prompt_len", prompt_len))
+        gen_len = int(table.attrs.get("gen_len", gen_len))
+        source = trace
+    else:
+        spec = resolve_model(model)
+        table = lower(spec, prompt_len=prompt_len, gen_len=gen_len)
+        source = model
+    check_kinds(table, set(VECTOR_KINDS), source)
+    # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
+    context = prompt_len + gen_len - 1
+    if context > spec.max_context_tokens:
+        raise PimsimInputError(
+            f"prompt {prompt_len} + generated {gen_len} needs {context} positions, more than "
+            f"the model's context of {spec.max_context_tokens}",
+            key="--gen-len",
+            expected=f"prompt_len + gen_len <= {spec.max_context_tokens + 1}",
+        )
+    check_sram_capacity(table, hw.asic, file=hw.source)
+    mapping = map_model(hw, spec, spec.max_context_tokens, ProgramCycles(hw))
+    return PreparedRun(spec, table, mapping, prompt_len, gen_len)
+
+
+def full_report(
+    hw: HardwareConfig,
+    prepared: PreparedRun,
+    sim,
+    *,
+    gpu: str | None,
+    cpu: str | None,
+    exact: bool,
+    mapping_summary: dict | None = None,
+    baseline_overrides: dict[str, dict] | None = None,
+) -> dict[str, Any]:
+    """The pimsim.report.v1 dictionary of a simulated run, baselines included."""
+    from pimsim.baselines import baselines_report
+    from pimsim.report.build import build_report
+
+    overrides = baseline_overrides or {}
+    baselines = baselines_report(
+        prepared.table,
+        gpu=gpu,
+        cpu=cpu,
+        prompt_len=prepared.prompt_len,
+        gpu_overrides=overrides.get("gpu"),
+        cpu_overrides=overrides.get("cpu"),
+    )
+    return build_report(
+        hw,
+        prepared.spec,
+        prepared.table,
+        sim,
+        prompt_len=prepared.prompt_len,
+        gen_len=prepared.gen_len,
+        mapping_summary=mapping_summary or {},
+        exact=exact,
+        baselines=baselines,
+    )
+
+
+def run(
+    hw: HardwareConfig,
+    *,
+    model: str | None = None,
+    trace: str | None = None,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+    mode: str = "overlap",
+    exact: bool = False,
+    gpu: str | None = None,
+    cpu: str | None = None,
+    baseline_overrides: dict[str, dict] | None = None,
+    with_mapping_summary: bool = True,
+    **simulate_options: Any,
+) -> Run:
+    """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
+    `simulate_options` go to `pimsim.engine.simulate` (timeline_tokens, progress,
+    log_capacity)."""
+    from pimsim.engine import simulate
+
+    prepared = prepare_run(hw, model=model, trace=trace, prompt_len=prompt_len, gen_len=gen_len)
+    sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
+    report = full_report(
+        hw,
+        prepared,
+        sim,
+        gpu=gpu,
+        cpu=cpu,
+        exact=exact,
+        mapping_summary=prepared.mapping.summary() if with_mapping_summary else None,
+        baseline_overrides=baseline_overrides,
+    )
+    return Run(hw, prepared, sim, report)
+
+
+def result_row(
+    hw: HardwareConfig,
+    model: str,
+    *,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+    mode: str = "overlap",
+    gpu: str | None = None,
+    cpu: str | None = None,
+    baseline_overrides: dict[str, dict] | None = None,
+) -> dict[str, Any]:
+    """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
+    per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
+    row)."""
+    result = run(
+        hw,
+        model=model,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        mode=mode,
+        gpu=gpu,
+        cpu=cpu,
+        baseline_overrides=baseline_overrides,
+        with_mapping_summary=False,
+    )
+    return flat_row(hw, result.report)
+
+
+def flat_row(hw: HardwareConfig, report: dict[str, Any]) -> dict[str, Any]:
+    """A report as one flat table row (the columns of `pimsim compare --csv` and sweeps)."""
+    baselines = report["baselines"]
+    pim = report["pim"]
+    row: dict[str, Any] = {
+        "model": report["model"]["name"],
+        "params": report["model"]["params"],
+        "hw": hw.name,
+        "hw_sha256": hw.sha256,
+        "prompt_len": report["prompt_len"],
+        "gen_len": report["gen_len"],
+        "mode": report["mode"],
+        "pim_latency_s_per_token": pim["latency_s_per_token"],
+        "pim_ttft_s": pim["ttft_s"],
+        "pim_tpot_p50_s": pim["tpot_p50_s"],
+        "pim_tpot_p99_s": pim["tpot_p99_s"],
+        "pim_energy_j_per_token": pim["energy_j_per_token"],
+        "pim_tokens_per_s": pim["tokens_per_s"],
+        "pim_row_hit_rate": pim["row_hit_rate"],
+        "pim_busy_s": pim["bounds"]["pim_busy_s"],
+        "layout_bound_s": pim["bounds"]["layout_bound_s"],
+        "bandwidth_bound_s": pim["bounds"]["bandwidth_bound_s"],
+        "asic_busy_s": pim["overlap"]["asic_busy_s"],
+        "asic_hidden_s": pim["overlap"]["asic_hidden_s"],
+    }
+    for unit, seconds in pim["time_by_unit_s"].items():
+        row[f"time_{unit}_s"] = seconds
+    for kind, seconds in sorted(pim["latency_breakdown_s"].items()):
+        row[f"latency_{kind}_s"] = seconds
+    for part, joules in sorted(pim["energy_breakdown_j"].items()):
+        row[f"energy_{part}_j"] = joules
+    for key in ("gpu", "cpu"):
+        base = baselines[key]
+        row[f"{key}_name"] = base["name"]
+        row[f"{key}_runtime"] = base["runtime"]
+        row[f"{key}_latency_s_per_token"] = base["latency_s_per_token"]
+        row[f"{key}_energy_j_per_token"] = base["energy_j_per_token"]
+        row[f"speedup_{key}"] = report["speedup"][key]
+        row[f"energy_efficiency_{key}"] = report["energy_efficiency"][key]
+    return row

@@ -1,0 +1,223 @@
+"""A sweep directory: DIR/sweep.json (the spec, its hash, the pimsim version) and
+DIR/results.csv (+ .parquet when pyarrow is installed), kept whole through interruptions,
+concurrent sweeps and hand edits.
+
+- Every write is atomic (temporary file + rename) and made under an exclusive lock on
+  DIR/.lock, after merging the rows another sweep into the same DIR wrote meanwhile: two
+  sweeps into one DIR end with every point, never fewer rows than either wrote.
+- On resume the table is checked against the spec: a point missing a model's row is run again;
+  a row that is truncated, duplicated, of another point or model, or unreadable is refused with
+  its line and how to recover (the intact rows are never dropped silently).
+- A directory made by another spec or another pimsim version is refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pandas as pd
+
+from pimsim import __version__
+from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import atomic_write_json, atomic_write_text, atomic_writer, read_text
+from pimsim.sweep.spec import SweepSpec
+
+RECOVER = "delete that line (its point is run again) or the whole file to start over"
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on `folder` (its `.lock` file) for the block's duration."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".lock", "a+")  # noqa: SIM115 (held for the block)
+    except OSError as exc:
+        raise PimsimInputError(
+            f"cannot use as a results directory: {exc.strerror}", file=folder
+        ) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ResultsStore:
+    """The rows of one sweep directory, merged and written atomically under its lock."""
+
+    def __init__(self, out: Path, spec: SweepSpec) -> None:
+        self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise PimsimInputError("is not a directory", file=self.out, expected="a results DIR")
+        self.spec = spec
+        self.csv = self.out / "results.csv"
+        self.meta = self.out / "sweep.json"
+        self.models = list(spec.run["models"])
+        self.points = spec.points()
+        self.rows: dict[tuple[int, str], dict] = {}
+        self._written: tuple[int, int] | None = None  # (mtime_ns, size) of our last write
+        with locked(self.out):
+            self._check_or_write_meta()
+            remove_stale_temporaries(self.out)
+            self._merge_disk()
+
+    # -- the spec and version the directory belongs to ---------------------------------------
+
+    def _check_or_write_meta(self) -> None:
+        if not self.meta.exists():
+            atomic_write_json(
+                self.meta,
+                {
+                    "name": self.spec.name,
+                    "spec": self.spec.raw,
+                    "spec_sha256": self.spec.sha256,
+                    "axes": self.spec.axis_keys,
+                    "points": self.points,
+                    "pimsim_version": __version__,
+                },
+            )
+            return
+        try:
+            recorded = json.loads(read_text(self.meta, "sweep.json file"))
+        except (ValueError, RecursionError):
+            raise PimsimInputError(
+                "is not the JSON pimsim wrote (truncated or edited)",
+                file=self.meta,
+                expected="delete it to take the directory over with this spec "
+                "(results.csv is then checked row by row against the spec)",
+            ) from None
+        if not isinstance(recorded, dict) or recorded.get("spec_sha256") != self.spec.sha256:
+            raise PimsimInputError(
+                "holds the results of a different sweep spec",
+                file=str(self.out),
+                expected="the same spec to resume, or a new --out directory",
+            )
+        version = recorded.get("pimsim_version", "before 0.1.0")
+        if version != __version__:
+            raise PimsimInputError(
+                f"was made by pimsim {version}; this is pimsim {__version__} (results of two "
+                "versions are not mixed)",
+                file=str(self.out),
+                expected="a new --out directory, or delete this one to run the sweep again",
+            )
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> set[int]:
+        """Points every model of the spec has a row for."""
+        count: dict[int, int] = {}
+        for point, _ in self.rows:
+            count[point] = count.get(point, 0) + 1
+        return {p for p, n in count.items() if n == len(self.models)}
+
+    def _merge_disk(self) -> None:
+        """Merge the rows on disk (ours or another sweep's) into ours."""
+        if not self.csv.exists():
+            return
+        stat = self.csv.stat()
+        if self._written == (stat.st_mtime_ns, stat.st_size):
+            return
+        for row in read_results(self.csv, self.spec):
+            self.rows.setdefault((int(row["point"]), str(row["model"])), row)
+
+    def add(self, rows: list[dict]) -> None:
+        """Record a finished point's rows (merged with what is on disk, written atomically)."""
+        with locked(self.out):
+            self._merge_disk()
+            for row in rows:
+                self.rows[(int(row["point"]), str(row["model"]))] = row
+            frame = self.frame()
+            atomic_write_text(self.csv, frame.to_csv(index=False))
+            stat = self.csv.stat()
+            self._written = (stat.st_mtime_ns, stat.st_size)
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                return
+            with atomic_writer(self.out / "results.parquet") as handle:
+                frame.to_parquet(handle, index=False)
+
+    def frame(self) -> pd.DataFrame:
+        """Every row, sorted by point and by the spec's model order."""
+        order = {m: i for i, m in enumerate(self.models)}
+        keys = sorted(self.rows, key=lambda k: (k[0], order.get(k[1], len(order))))
+        return pd.DataFrame([self.rows[k] for k in keys])
+
+
+def read_results(path: Path, spec: SweepSpec) -> list[dict]:
+    """The rows of a results.csv, each checked against the spec (file, line and recovery named
+    on the first that is not one pimsim wrote for it)."""
+    text = read_text(path, "results table", max_bytes=1 << 31)
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        return []
+    header = lines[0]
+    for column in ("point", "model", "status", *spec.axis_keys):
+        if column not in header:
+            raise PimsimInputError(
+                f"has no column {column!r}", file=path, key="line 1", expected=RECOVER
+            )
+    for number, fields in enumerate(lines[1:], start=2):
+        if len(fields) != len(header):
+            raise _corrupt(path, number, f"{len(fields)} fields, the header has {len(header)}")
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise _corrupt(path, 0, f"unreadable ({exc})") from None
+    rows = frame.to_dict("records")
+    _check_rows(rows, path, spec)
+    return rows
+
+
+def _check_rows(rows: list[dict], path: Path, spec: SweepSpec) -> None:
+    points, models, seen = spec.points(), set(spec.run["models"]), set()
+    for number, row in enumerate(rows, start=2):
+        point = row["point"]
+        if isinstance(point, float) and point.is_integer():
+            point = row["point"] = int(point)
+        if not isinstance(point, int) or not 0 <= point < len(points):
+            raise _corrupt(path, number, f"point {point!r} is not one of 0..{len(points) - 1}")
+        if row["model"] not in models:
+            raise _corrupt(path, number, f"model {row['model']!r} is not in the spec")
+        for key, value in points[point].items():
+            if not _same(row[key], value):
+                raise _corrupt(path, number, f"{key} = {row[key]!r}, point {point} has {value!r}")
+        key = (point, row["model"])
+        if key in seen:
+            raise _corrupt(path, number, f"a second row for point {point}, {row['model']}")
+        seen.add(key)
+        if not isinstance(row["status"], str) or not row["status"]:
+            raise _corrupt(path, number, "no status")
+
+
+def _same(recorded, value) -> bool:
+    if isinstance(value, bool) or isinstance(recorded, bool):
+        return str(recorded).lower() == str(value).lower()
+    if isinstance(value, (int, float)) and isinstance(recorded, (int, float)):
+        return float(recorded) == float(value)
+    return str(recorded) == str(value)
+
+
+def _corrupt(path: Path, line: int, why: str) -> PimsimInputError:
+    where = f"line {line}" if line else "(table)"
+    return PimsimInputError(
+        f"{why}: not a row pimsim wrote", file=path, key=where, expected=RECOVER
+    )
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove temporaries a killed writer left in `folder` (`.results.csv.*.tmp`); called
+    under the lock, so no live writer owns them."""
+    for tmp in folder.glob(".*.tmp"):
+        if tmp.name.startswith((".results.", ".sweep.json.")):
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
