@@ -15,6 +15,7 @@ DEFAULT_COMPARE = DATA / "compare_gddr6_aim.csv"
 COMPARE_ARGS = ["compare", "--hw", "gddr6_aim", "--gen-len", "8"]
 DEFAULT_SWEEP_SPEC = HERE / "sweeps" / "channels.yaml"
 DEFAULT_SWEEP_DIR = DATA / "sweep_channels"
+PAPER_DPI = 300  # the figures of the README's study, for print
 
 
 def pimsim(*args: str) -> None:
@@ -55,17 +56,20 @@ def parser(name: str, doc: str, input_help: str) -> argparse.ArgumentParser:
         "-o",
         "--out",
         default=str(FIGURES / f"{name}.png"),
-        help=f"figure path (default analysis/figures/{name}.png)",
+        help=f"figure path (default analysis/figures/{name}.png; .svg or .pdf: vector)",
     )
+    p.add_argument("--dpi", type=int, default=PAPER_DPI, help=f"PNG resolution ({PAPER_DPI})")
     return p
 
 
-def draw(make: Callable[[], object], out: str) -> int:
-    """Run a plot; a bad table is reported like the pimsim CLI does (message, exit code 2)."""
+def draw(make: Callable[[], object], out: str, dpi: int = 300) -> int:
+    """Run a plot at `dpi`; a bad table is reported like the pimsim CLI does (exit code 2)."""
     from pimsim.core.errors import PimsimInputError
+    from pimsim.plots.common import figure_options
 
     try:
-        make()
+        with figure_options(dpi=dpi):
+            make()
     except PimsimInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     path = _common.compare_csv(args.csv)
     return _common.draw(
-        lambda: plot_breakdown(load_results(path), args.out, absolute=args.absolute), args.out
+        lambda: plot_breakdown(load_results(path), args.out, absolute=args.absolute),
+        args.out,
+        args.dpi,
     )
 
 

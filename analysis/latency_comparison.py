@@ -15,7 +15,7 @@ from pimsim.plots import load_results, plot_latency
 def main(argv: list[str] | None = None) -> int:
     args = _common.parser("latency_comparison", __doc__, "compare CSV").parse_args(argv)
     path = _common.compare_csv(args.csv)
-    return _common.draw(lambda: plot_latency(load_results(path), args.out), args.out)
+    return _common.draw(lambda: plot_latency(load_results(path), args.out), args.out, args.dpi)
 
 
 if __name__ == "__main__":

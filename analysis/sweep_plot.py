@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = select_rows(load_results(path), args.where)
         return plot_sweep(rows, args.out, x, metric=args.metric, y=args.y, axes=axes)
 
-    return _common.draw(make, args.out)
+    return _common.draw(make, args.out, args.dpi)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,7 @@ def result_row(
         cpu=cpu,
         baseline_overrides=baseline_overrides,
         with_mapping_summary=False,
+        progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)
 

@@ -40,6 +40,11 @@ RUNTIME_KEYS = (
 RUNTIME_INFO = ("source", "description")
 
 
+# the largest value a key may take, by its unit suffix: far beyond any machine (an H200 is
+# 989 TFLOPS, 4.8 TB/s, 700 W), so a larger one is a typo refused before any work
+_CEILINGS = {"TFLOPS": 1e6, "GBps": 1e7, "W": 1e6, "us": 1e7, "element": 64.0}
+
+
 def number_keys(kind: str) -> tuple[str, ...]:
     """YAML keys with numeric values for a device of `kind` (also the allowed override keys)."""
     return (*_COMMON_NUMBERS, OVERHEAD_KEY[kind], *_OPTIONAL)
@@ -79,6 +84,11 @@ def _checked_number(kind: str, key: str, value: Any, *, where: str, path: str) -
     """A numeric key's value in its range: fractions in (0, 1], idle power and overheads
     >= 0, everything else > 0."""
     value = _number(value, file=where, key=path)
+    ceiling = _CEILINGS.get(key.rsplit("_", 1)[-1], 1e9)
+    if not math.isfinite(value) or abs(value) > ceiling:
+        raise PimsimInputError(
+            f"got {value:g}: beyond any {kind}", file=where, key=path, expected=f"<= {ceiling:g}"
+        )
     if key in _FRACTIONS:
         if not 0.0 < value <= 1.0:
             raise PimsimInputError(f"got {value}", file=where, key=path, expected="0 < f <= 1")
@@ -120,10 +130,9 @@ def _fields_from(
 
 
 def _suggestion(name: str, allowed) -> str:
-    import difflib
+    from pimsim.core.names import did_you_mean
 
-    close = difflib.get_close_matches(str(name), list(allowed), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(str(name), allowed)
 
 
 def _check_consistency(device: BaselineDevice, *, where: str, key_prefix: str) -> None:

@@ -92,7 +92,7 @@ def _catalog(kind: str) -> tuple[dict[str, BaselineDevice], dict[str, str], str]
     """(devices by canonical name, normalized name or alias -> canonical name, default name)."""
     path = preset_path(kind)
     data = read_yaml(path)
-    if data.get("version") != 1:
+    if data.get("version") != 1 or isinstance(data.get("version"), bool):
         raise PimsimInputError(
             f"unsupported version {data.get('version')!r}", file=path, key="version", expected="1"
         )
@@ -137,7 +137,7 @@ def load_device_file(kind: str, path: str | Path) -> BaselineDevice:
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise PimsimInputError("expected a mapping", file=path, expected="a baseline device")
-    if data.get("version") != 1:
+    if data.get("version") != 1 or isinstance(data.get("version"), bool):
         raise PimsimInputError(
             f"got {data.get('version')!r}", file=path, key="version", expected="version: 1"
         )

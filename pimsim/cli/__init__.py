@@ -53,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = command_line(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
+        _check_outputs(args)
         result = args.func(args)
     except PimsimInputError as exc:
         sys.stderr.write(f"pimsim: error: {exc}\n")
@@ -68,6 +71,39 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("pimsim: interrupted\n")
         return 130
     return int(result or 0)
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed, with absolute paths made relative to the working folder (a
+    report records how it was made, never where on this machine)."""
+    import os
+    import shlex
+
+    cwd = os.getcwd()
+    words = []
+    for word in argv:
+        if os.path.isabs(word):
+            word = os.path.relpath(word, cwd)
+        words.append(word)
+    return shlex.join(["pimsim", *words])
+
+
+# output options and whether each names a folder (`--out` of run and sweep) or a file
+_OUTPUTS = ("json", "csv", "output", "out", "timeline")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path must be writable before the command does any work."""
+    from pimsim.core.io import check_output_path
+
+    figure = getattr(args.func, "__module__", "").endswith(".plot")
+    for name in _OUTPUTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value != "-":
+            check_output_path(value, folder=name == "out" and not figure)
+    dump = getattr(args, "dump_commands", None)
+    if isinstance(dump, (list, tuple)) and len(dump) == 2 and dump[1] != "-":
+        check_output_path(dump[1])
 
 
 if __name__ == "__main__":

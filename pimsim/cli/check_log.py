@@ -64,10 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pimsim.config import load_hw
     from pimsim.dram.checker import check_log, read_command_log
+    from pimsim.dram.log_io import check_log_fits
     from pimsim.dram.protocol import check_protocol
 
     hw = load_hw(args.hw, args.overrides)
     log = read_command_log(args.file)
+    check_log_fits(log, hw)
     releases = read_release_cycles(args.ops) if args.ops else ()
     violations = []
     if args.checker in ("both", "table"):

@@ -22,9 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=PAPER_MODELS,
         help=f"comma-separated model names or paths (default: {PAPER_MODELS})",
     )
-    p.add_argument("--prompt-len", type=int, default=1, metavar="P")
-    p.add_argument("--gen-len", type=int, default=8, metavar="N")
-    p.add_argument("--mode", choices=("overlap", "serial"), default="overlap")
+    p.add_argument(
+        "--prompt-len", type=int, default=1, metavar="P", help="prompt tokens (default 1)"
+    )
+    p.add_argument(
+        "--gen-len", type=int, default=8, metavar="N", help="tokens generated (default 8)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=("overlap", "serial"),
+        default="overlap",
+        help="overlap: ASIC work overlaps PIM work where dependencies allow; serial: one "
+        "operator at a time (default overlap)",
+    )
     p.add_argument(
         "--gpu", default=None, metavar="NAME[:RUNTIME]", help="GPU baseline (default T4)"
     )

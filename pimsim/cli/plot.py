@@ -19,7 +19,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", metavar="RESULTS", help="results CSV (or a sweep output directory)")
     p.add_argument("--kind", required=True, metavar="KIND", help=f"one of {', '.join(KINDS)}")
     p.add_argument(
-        "-o", "--out", required=True, metavar="FIGURE", help="figure path (.png, .svg or .pdf)"
+        "-o",
+        "--out",
+        required=True,
+        metavar="FIGURE",
+        help="figure path: .png (raster, at --dpi), .svg or .pdf (vector: text as paths)",
+    )
+    p.add_argument(
+        "--dpi", type=int, default=None, help="resolution of a .png (default 100; 300 for print)"
+    )
+    p.add_argument(
+        "--figsize",
+        metavar="WxH",
+        default=None,
+        help="figure size in inches, e.g. 3.5x2.6 for one paper column (default: per kind)",
+    )
+    p.add_argument(
+        "--title",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw the titles (--no-title for a figure whose caption says it)",
     )
     p.add_argument(
         "--x",
@@ -50,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pimsim import plots
-    from pimsim.plots.common import figure_format
+    from pimsim.plots.common import figure_format, figure_options
     from pimsim.plots.io import results_path
 
     if args.kind not in KINDS:
@@ -58,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
             f"unknown kind '{args.kind}'", key="--kind", expected=" or ".join(KINDS)
         )
     figure_format(args.out)
+    options = {"dpi": _dpi(args.dpi), "figsize": _figsize(args.figsize), "titles": args.title}
     path = results_path(args.results)
     try:
-        figure = _draw(args, path, plots)
+        with figure_options(**options):
+            figure = _draw(args, path, plots)
     except PimsimInputError as exc:
         if exc.file is None:  # a column problem: name the file it is about
             raise PimsimInputError(
@@ -70,6 +91,26 @@ def run(args: argparse.Namespace) -> int:
     width, height = figure.get_size_inches()
     print(f"pimsim plot: wrote {args.out} ({args.kind}, {width:g} x {height:g} in)")
     return 0
+
+
+def _dpi(value: int | None) -> int | None:
+    if value is not None and not 20 <= value <= 1200:
+        raise PimsimInputError(f"got {value}", key="--dpi", expected="20 .. 1200")
+    return value
+
+
+def _figsize(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        width, height = (float(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PimsimInputError(
+            f"got {text!r}", key="--figsize", expected="WxH in inches, e.g. 7x4"
+        ) from None
+    if not (0.5 <= width <= 40 and 0.5 <= height <= 40):
+        raise PimsimInputError(f"got {text!r}", key="--figsize", expected="0.5 .. 40 inches each")
+    return width, height
 
 
 def _draw(args: argparse.Namespace, path, plots):

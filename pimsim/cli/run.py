@@ -89,10 +89,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pimsim.api import simulate
     from pimsim.baselines import load_device
     from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
-    from pimsim.pipeline import run as run_pipeline
     from pimsim.report.text import format_report
 
     hw_sets, baseline_sets = split_set_options(args.overrides)
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
     load_device("cpu", args.cpu, baseline_sets["cpu"])
     capacity = dump_capacity(args.dump_commands)
     want_timeline = bool(args.timeline or args.out)
-    result = run_pipeline(
+    result = simulate(
         hw,
-        model=args.model,
+        args.model,
         trace=args.trace,
         prompt_len=args.prompt_len,
         gen_len=args.gen_len,
@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         log_capacity=capacity,
     )
-    _write_outputs(args, result, capacity)
+    result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
+    _write_outputs(args, result.run, capacity)
     print(format_report(result.report, hw))
     return 0
 
@@ -156,13 +157,13 @@ def _write_outputs(args: argparse.Namespace, result, capacity: int) -> None:
     if args.json:
         atomic_write_json(args.json, report)
     if args.timeline:
-        atomic_write_json(args.timeline, perfetto_trace(sim, hw))
+        atomic_write_json(args.timeline, perfetto_trace(sim, hw, table))
     if args.out:
         out = Path(args.out)
         atomic_write_json(out / "report.json", report)
         dump_resolved(hw, out / "hw_resolved.yaml")
         atomic_write_text(out / "ops.csv", op_table(table, sim).to_csv(index=False))
-        atomic_write_json(out / "timeline.json", perfetto_trace(sim, hw))
+        atomic_write_json(out / "timeline.json", perfetto_trace(sim, hw, table))
         energy = energy_breakdown(hw, table, sim)
         atomic_write_json(
             out / "energy.json",

@@ -49,7 +49,7 @@ def _header(data: dict, file: str) -> tuple[str, str]:
     check_keys(data, TOP_KEYS, file, "")
     if "version" not in data:
         raise fail(file, "version", "missing", f"version: {CONFIG_VERSION}")
-    if data["version"] != CONFIG_VERSION:
+    if data["version"] != CONFIG_VERSION or isinstance(data["version"], bool):
         raise fail(file, "version", f"got {data['version']!r}", f"version: {CONFIG_VERSION}")
     name = as_str(data.get("name", Path(file.split(" ")[0]).stem), file, "name")
     return name, str(data.get("description", ""))

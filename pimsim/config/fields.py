@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.names import did_you_mean
 
 
 def fail(file: str, key: str, message: str, expected: str | None = None) -> PimsimInputError:
@@ -23,8 +23,7 @@ def fail(file: str, key: str, message: str, expected: str | None = None) -> Pims
 
 
 def suggest(name: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(allowed), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(name, allowed)
 
 
 def check_keys(mapping: Mapping, allowed: Iterable[str], file: str, path: str) -> None:

@@ -154,6 +154,15 @@ def _refresh(dram_raw: dict, cycles: dict, banks: int, file: str) -> tuple[str, 
                 raise fail(file, "dram.timing", f"refresh '{refresh}' needs {needed}")
         if refresh == "per_bank" and cycles["nREFI"] < banks:
             raise fail(file, "dram.timing.nREFI", "per-bank refresh needs nREFI >= banks")
+        busy = "nRFC" if refresh == "all_bank" else "nRFCpb"
+        if cycles[busy] >= cycles["nREFI"]:  # refreshing all the time: no command ever issues
+            raise fail(
+                file,
+                "dram.timing.nREFI",
+                f"a refresh ({busy} {cycles[busy]} cycles) lasts as long as the refresh "
+                f"interval (nREFI {cycles['nREFI']} cycles): the device never serves a command",
+                f"nREFI > {busy}",
+            )
     shifts = {
         key: as_int(dram_raw.get(key, field_default(DramConfig, key)), file, f"dram.{key}", 0)
         for key in ("refresh_postpone", "refresh_pull_in")
@@ -202,6 +211,14 @@ def _pim_config(pim_raw: dict, organization: Organization, file: str) -> PimConf
             "pim.banks_per_mac_unit",
             f"{banks_per_unit} does not divide {organization.banks} banks",
             "a divisor of the bank count",
+        )
+    if enabled and organization.access_bytes % DTYPE_BYTES[dtype]:
+        raise fail(
+            file,
+            "dram.organization.access_bytes",
+            f"a column access of {organization.access_bytes} B does not hold whole "
+            f"{dtype} operands ({DTYPE_BYTES[dtype]} B each) for the MAC units",
+            f"a multiple of {DTYPE_BYTES[dtype]}",
         )
     lanes_default = organization.access_bytes // DTYPE_BYTES[dtype]
     flags = {
@@ -269,6 +286,10 @@ def _with_pim_rules(dram: DramConfig, pim: PimConfig, file: str) -> DramConfig:
 # asic:
 
 
+# what an ASIC can physically be (a clock outside this makes its cycle 0 ps or absurd)
+ASIC_RANGES = {"clock_GHz": (1e-3, 100.0), "link_bandwidth_GBps": (1e-3, 1e6)}
+
+
 def build_asic(asic_raw: dict, file: str) -> AsicConfig:
     """`asic:`: every field optional, defaults from the schema."""
     check_keys(asic_raw, ASIC_KEYS, file, "asic")
@@ -276,6 +297,9 @@ def build_asic(asic_raw: dict, file: str) -> AsicConfig:
     for key in ASIC_FLOAT_KEYS:
         default = field_default(AsicConfig, key)
         values[key] = as_float(asic_raw.get(key, default), file, f"asic.{key}")
+        low, high = ASIC_RANGES.get(key, (None, None))
+        if low is not None and not low <= values[key] <= high:
+            raise fail(file, f"asic.{key}", f"got {values[key]:g}", f"{low:g} .. {high:g}")
     for key in ASIC_INT_KEYS:
         default, minimum = field_default(AsicConfig, key), field_minimum(AsicConfig, key)
         values[key] = as_int(asic_raw.get(key, default), file, f"asic.{key}", minimum=minimum)

@@ -13,6 +13,7 @@ from pimsim.config.schema import SCOPES, TimingRule
 from pimsim.core.commands import COMMAND_NAMES
 
 MAX_TIMING_CYCLES = 1 << 24  # 16.7 ms at 1 GHz; the longest real parameter (tREFI) is ~4 us
+TCK_RANGE_NS = (0.05, 100.0)  # 20 GHz .. 10 MHz: beyond any DRAM interface either way
 RULE_KEYS = ("scope", "prev", "next", "distance", "window", "weights")
 
 _N_NAME = re.compile(r"^n[A-Za-z0-9]+$")
@@ -32,6 +33,11 @@ def resolve_timing(
     if "tCK_ns" not in merged:
         raise fail(preset_file, "timing.tCK_ns", "missing", "the clock period in ns")
     tck = as_float(merged["tCK_ns"], file, "dram.timing.tCK_ns")
+    if not TCK_RANGE_NS[0] <= tck <= TCK_RANGE_NS[1]:
+        low, high = TCK_RANGE_NS
+        raise fail(
+            file, "dram.timing.tCK_ns", f"got {tck:g}", f"a DRAM clock period {low}..{high} ns"
+        )
     zero_ok = set(may_be_zero)
     cycles: dict[str, int] = {}
     for key, value in merged.items():

@@ -24,6 +24,13 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     path = Path(path)
     if path.is_dir():
         raise PimsimInputError("is a directory", file=path, expected="a file path to write")
+    for folder in path.parents:  # the nearest folder that exists must be one
+        if folder.exists():
+            if not folder.is_dir():
+                raise PimsimInputError(
+                    "is a file, not a folder to write into", file=folder, expected="a directory"
+                )
+            break
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -53,6 +60,25 @@ def _reason(exc: OSError) -> str:
 def _remove(tmp: str) -> None:
     with suppress(FileNotFoundError):
         os.unlink(tmp)
+
+
+def check_output_path(path: str | Path, folder: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written: a directory where a file
+    goes (or a file where a folder goes), a file on the way, a folder without write access."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise PimsimInputError("is a file", file=path, expected="a directory for the results")
+    if not folder and path.is_dir():
+        raise PimsimInputError("is a directory", file=path, expected="a file path to write")
+    for parent in (path if folder else path.parent, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise PimsimInputError(
+                    "is a file, not a folder to write into", file=parent, expected="a directory"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PimsimInputError("is not writable", file=parent, expected="a folder you own")
+            return
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -126,6 +152,8 @@ def read_yaml(path: str | Path) -> dict:
         data = yaml.safe_load(text)
     except RecursionError:
         raise PimsimInputError("nested too deeply to read", file=path, key="(document)") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise PimsimInputError(f"unreadable value: {exc}", file=path, key="(document)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"

@@ -24,23 +24,46 @@ class OperatorKind:
     inputs: int = 1
     # an activation a model's FFN may name (`ffn: gelu`: fc1 -> activation -> fc2)
     ffn_activation: bool = False
+    label: str = ""  # the name figures show (default: the description)
+
+    @property
+    def figure_label(self) -> str:
+        return self.label or self.description
 
 
 KIND_TABLE: dict[str, OperatorKind] = {
     k.name: k
     for k in (
-        OperatorKind("embed", "link", False, "token (+ position) embedding lookup"),
-        OperatorKind("vmm", "pim", True, "vector x weight matrix"),
-        OperatorKind("gemm", "pim", True, "matrix x weight matrix (batched rows)"),
+        OperatorKind(
+            "embed", "link", False, "token (+ position) embedding lookup", label="embedding lookup"
+        ),
+        OperatorKind("vmm", "pim", True, "vector x weight matrix", label="VMM (weights)"),
+        OperatorKind(
+            "gemm", "pim", True, "matrix x weight matrix (batched rows)", label="GEMM (weights)"
+        ),
         OperatorKind("layernorm", "vector", False, "LayerNorm", elementwise_flops=7),
         OperatorKind("rmsnorm", "vector", False, "RMSNorm", elementwise_flops=4),
-        OperatorKind("rope", "vector", False, "rotary position embedding"),
-        OperatorKind("kv_write", "pim", False, "append K and V to the cache in the banks"),
-        OperatorKind("attn_score", "pim", True, "q . K^T over the cached keys"),
+        OperatorKind("rope", "vector", False, "rotary position embedding", label="RoPE"),
+        OperatorKind(
+            "kv_write", "pim", False, "append K and V to the cache in the banks", label="KV write"
+        ),
+        OperatorKind(
+            "attn_score", "pim", True, "q . K^T over the cached keys", label="attention q.K"
+        ),
         OperatorKind("softmax", "vector", False, "softmax"),
-        OperatorKind("attn_value", "pim", True, "softmax(.) x V over the cached values"),
-        OperatorKind("add", "vector", False, "element-wise add (residual)", 1, inputs=2),
-        OperatorKind("mul", "vector", False, "element-wise multiply (gated FFN)", 1, inputs=2),
+        OperatorKind(
+            "attn_value",
+            "pim",
+            True,
+            "softmax(.) x V over the cached values",
+            label="attention s.V",
+        ),
+        OperatorKind(
+            "add", "vector", False, "element-wise add (residual)", 1, inputs=2, label="residual add"
+        ),
+        OperatorKind(
+            "mul", "vector", False, "element-wise multiply (gated FFN)", 1, inputs=2, label="gate"
+        ),
         OperatorKind(
             "gelu", "vector", False, "GELU (tanh form)", elementwise_flops=8, ffn_activation=True
         ),

@@ -9,6 +9,7 @@ CSV file with the header ``cycle,cmd,channel,bankgroup,bank,row,column`` and com
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 from pimsim.config.schema import TimingRule
 from pimsim.core.commands import COMMAND_NAMES, Cmd
 from pimsim.core.errors import PimsimInputError
-from pimsim.core.io import atomic_write_text
+from pimsim.core.io import atomic_write_text, read_text
 
 __all__ = [
     "LOG_FIELDS",
@@ -162,12 +163,17 @@ def log_columns(log: Any) -> LogColumns:
 
 
 def _parse_int(text: str, path: Path, line: int, field: str) -> int:
+    where = f"line {line}, field '{field}'"
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise PimsimInputError(
-            f"got {text!r}", file=path, key=f"line {line}, field '{field}'", expected="an integer"
+            f"got {text!r}", file=path, key=where, expected="an integer"
         ) from None
+    low = 0 if field == "cycle" else -1  # (-1: no row / column / bank group)
+    if not low <= value < 1 << 62:
+        raise PimsimInputError(f"got {value}", file=path, key=where, expected=f">= {low}")
+    return value
 
 
 def _parse_cmd(text: str, path: Path, line: int) -> str:
@@ -184,6 +190,9 @@ def _parse_cmd(text: str, path: Path, line: int) -> str:
     )
 
 
+MAX_LOG_BYTES = 1 << 32  # 4 GiB: about 10^8 commands
+
+
 def read_command_log(path: str | Path) -> pd.DataFrame:
     """Read a command-log CSV (header ``cycle,cmd,channel,bankgroup,bank,row,column``).
 
@@ -191,18 +200,14 @@ def read_command_log(path: str | Path) -> pd.DataFrame:
     raises `PimsimInputError` naming the line and the field. `cmd` comes back as names.
     """
     path = Path(path)
-    try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        raise PimsimInputError(f"cannot read file: {exc.strerror}", file=path) from None
-    with handle:
-        rows = [
-            (n, fields)
-            for n, fields in enumerate(csv.reader(handle), start=1)
-            if fields
-            and not (len(fields) == 1 and not fields[0].strip())
-            and not fields[0].lstrip().startswith("#")
-        ]
+    handle = io.StringIO(read_text(path, "command log", max_bytes=MAX_LOG_BYTES), newline="")
+    rows = [
+        (n, fields)
+        for n, fields in enumerate(csv.reader(handle), start=1)
+        if fields
+        and not (len(fields) == 1 and not fields[0].strip())
+        and not fields[0].lstrip().startswith("#")
+    ]
     if not rows:
         raise PimsimInputError(
             "empty command log", file=path, expected="a header line " + ",".join(LOG_FIELDS)
@@ -226,6 +231,7 @@ def read_command_log(path: str | Path) -> pd.DataFrame:
             expected=",".join(LOG_FIELDS) + " (bankgroup optional)",
         )
     data: dict[str, list] = {name: [] for name in header}
+    lines: list[int] = []
     for line, fields in rows[1:]:
         if len(fields) != len(header):
             raise PimsimInputError(
@@ -241,6 +247,7 @@ def read_command_log(path: str | Path) -> pd.DataFrame:
                 else _parse_int(text, path, line, name)
             )
             data[name].append(value)
+        lines.append(line)
     frame = {}
     for name in LOG_FIELDS:
         if name in data:
@@ -249,7 +256,36 @@ def read_command_log(path: str | Path) -> pd.DataFrame:
                 frame[name] = values if values else np.array([], dtype=object)
             else:
                 frame[name] = np.asarray(values, dtype=np.int64)
-    return pd.DataFrame(frame)
+    log = pd.DataFrame(frame)
+    log.attrs["lines"] = lines  # each command's line in the file (for errors)
+    log.attrs["file"] = str(path)
+    return log
+
+
+def check_log_fits(log: pd.DataFrame, hw) -> None:
+    """Refuse a log whose commands name a channel, bank, bank group, row or column the hardware
+    does not have (a log of another system), naming the first such line."""
+    org = hw.dram.organization
+    limits = {
+        "channel": (0, hw.dram.channels),
+        "bank": (0, org.banks),
+        "bankgroup": (-1, org.bank_groups),
+        "row": (-1, org.rows),
+        "column": (-1, org.columns),
+    }
+    lines = log.attrs.get("lines") or list(range(2, len(log) + 2))
+    for name, (low, high) in limits.items():
+        if name not in log:
+            continue
+        values = log[name].to_numpy()
+        bad = np.flatnonzero((values < low) | (values >= high))
+        if len(bad):
+            raise PimsimInputError(
+                f"{name} {int(values[bad[0]])} is not in this hardware's {low}..{high - 1}",
+                file=log.attrs.get("file"),
+                key=f"line {lines[bad[0]]}, field '{name}'",
+                expected=f"a log of {hw.name} ({hw.source})",
+            )
 
 
 def write_command_log(

@@ -30,6 +30,7 @@ import pandas as pd
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.io import read_text
 from pimsim.dram.channel import ChannelModel, log_frame
 from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES, H_O_COMPL
 
@@ -59,10 +60,7 @@ def _bad_line(path: str, line: int, message: str) -> PimsimInputError:
 def read_trace(path: str | Path) -> Trace:
     """Parse a trace file (format in the module docstring)."""
     name = str(path)
-    try:
-        lines = Path(path).read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PimsimInputError(f"cannot read trace: {exc}", file=name) from None
+    lines = read_text(path, "request trace", max_bytes=1 << 32).splitlines()
     cycles: list[int] = []
     writes: list[bool] = []
     addresses: list[int] = []

@@ -92,6 +92,7 @@ class SimResult:
     tck_ps: int = 0
     lm_head_end_ps: list[int] = field(default_factory=list)
     timeline: list[tuple] = field(default_factory=list, repr=False)
+    timeline_tokens: int = 0  # operators of tokens below this are in `timeline`
     reduce_ops: np.ndarray | None = field(default=None, repr=False)  # lane ops per PIM op
     kind_counters: dict = field(default_factory=dict, repr=False)  # PIM commands per op kind
     token_counters: np.ndarray | None = field(default=None, repr=False)  # [token, counter]
@@ -189,6 +190,7 @@ def _result(mode: str, run: Run, pim: PimUnit) -> SimResult:
         tck_ps=pim.tck_ps,
         lm_head_end_ps=run.lm_ends,
         timeline=run.timeline,
+        timeline_tokens=run.timeline_tokens,
         reduce_ops=col(cols.reduce_ops),
         kind_counters=pim.kind_counters,
         token_counters=pim.token_counters,
@@ -200,6 +202,6 @@ def _progress_bar(total: int, progress: bool | None):
         progress = sys.stderr.isatty()
     if not progress:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="op", desc="simulating", file=sys.stderr, mininterval=0.5)

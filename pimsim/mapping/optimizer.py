@@ -72,6 +72,7 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
     geo = Geometry.of(hw)
     shapes: dict[tuple[int, int], list[tuple[int, int, MatrixCandidate]]] = {}
     matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
+    _check_capacity_first(hw, spec, max_context, matrices, geo)
     for m in matrices:
         key = (m.out_features, m.in_features)
         if key in shapes:
@@ -129,6 +130,21 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
         row += layout.rows_used
     costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
     return ModelMapping(hw, geo, placed, kv, row, costs)
+
+
+def _check_capacity_first(hw: HardwareConfig, spec, max_context: int, matrices, geo) -> None:
+    """Refuse, before costing any layout, a model whose bytes alone exceed the banks: no layout
+    packs a matrix into fewer rows than its bytes fill (costing a huge model's layouts with the
+    exact engine would take long only to fail)."""
+    org = hw.dram.organization
+    row_bytes_all = org.row_bytes * org.banks * hw.dram.channels
+    elem_bytes = spec.bytes_per_element
+    weight_rows = sum(
+        -(-m.out_features * m.in_features * elem_bytes // row_bytes_all) for m in matrices
+    )
+    rows = weight_rows + _kv_rows(geo, spec, max_context)
+    if rows > org.rows:
+        raise capacity_error(hw, rows, f"model {spec.name} with context {max_context}")
 
 
 def _kv_rows(geo: Geometry, spec, max_context: int) -> int:

@@ -20,6 +20,7 @@ from pimsim.plots.common import (
     si_scale,
     style,
 )
+from pimsim.plots.labels import category_label
 
 # stacking order (bottom first); names not listed follow in alphabetical order
 KIND_ORDER = (
@@ -160,33 +161,47 @@ def _percent(matrix: np.ndarray) -> np.ndarray:
         return np.where(total > 0, matrix / total * 100.0, np.nan)
 
 
+OTHER_SHARE = 0.01  # parts below this share of every model's total are drawn as "other"
+
+
 def _stack(ax, models: list[str], matrix: np.ndarray, columns: list[str], prefix: str) -> None:
-    """Stacked bars; a part that is zero for every model is left out (no empty legend entry).
+    """Stacked bars; a part that is zero for every model is left out (no empty legend entry),
+    and two or more parts that are each below 1 % of every model's total become one "other".
 
     Colours follow the part's stacking position, so a kind has the same colour in every figure
     drawn from tables with the same parts."""
     x = np.arange(len(models), dtype=float)
     bottom = np.zeros(len(models))
-    for j, column in enumerate(columns):
-        values = matrix[:, j]
-        if not np.nansum(np.abs(values)) > 0:
+    parts = [(j, c, matrix[:, j]) for j, c in enumerate(columns) if np.nansum(np.abs(matrix[:, j]))]
+    small = _small_parts(matrix, [j for j, _, _ in parts])
+    other = np.zeros(len(models))
+    for j, column, values in parts:
+        if j in small:
+            other = other + np.nan_to_num(values)
             continue
         name = column[len(prefix) + 1 : column.rindex("_")]
-        ax.bar(
-            x,
-            values,
-            0.6,
-            bottom=bottom,
-            label=name,
-            color=_color(j),
-            edgecolor="black",
-            linewidth=0.4,
-        )
+        _bar(ax, x, values, bottom, category_label(name), _color(j))
         bottom = bottom + np.nan_to_num(values)
+    if small:
+        _bar(ax, x, other, bottom, category_label("other"), "#d9d9d9")
     ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_xlim(-0.6, len(models) - 0.4)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def _small_parts(matrix: np.ndarray, present: list[int]) -> set[int]:
+    totals = np.nansum(np.abs(matrix), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.abs(matrix) / np.where(totals > 0, totals, np.nan)[:, None]
+    small = {j for j in present if np.nanmax(np.nan_to_num(shares[:, j])) < OTHER_SHARE}
+    return small if len(small) >= 2 else set()
+
+
+def _bar(ax, x, values, bottom, label: str, color) -> None:
+    ax.bar(
+        x, values, 0.6, bottom=bottom, label=label, color=color, edgecolor="black", linewidth=0.4
+    )
 
 
 def _color(i: int):

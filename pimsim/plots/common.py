@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import atomic_write_bytes
+from pimsim.plots.labels import key_label
 
 DPI = 100
 STYLE = {
@@ -58,6 +59,26 @@ _METRIC_RE = re.compile(
 EXPECTED_TABLE = "a CSV written by `pimsim compare --csv` or a sweep's results.csv"
 
 
+# what `figure_options` changes for the figures drawn inside it
+_OPTIONS: dict = {"dpi": DPI, "figsize": None, "titles": True}
+
+
+@contextmanager
+def figure_options(
+    dpi: int | None = None, figsize: tuple[float, float] | None = None, titles: bool = True
+):
+    """Figures drawn inside: saved at `dpi`, drawn at `figsize` inches (width, height) instead
+    of each figure's own size, and without titles when `titles` is false (for a paper whose
+    caption says it)."""
+    saved = dict(_OPTIONS)
+    _OPTIONS.update(dpi=dpi or DPI, figsize=figsize, titles=titles)
+    try:
+        yield
+    finally:
+        _OPTIONS.clear()
+        _OPTIONS.update(saved)
+
+
 @contextmanager
 def style():
     with matplotlib.rc_context(STYLE):
@@ -65,18 +86,25 @@ def style():
 
 
 def new_figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    size = _OPTIONS["figsize"] or (width, height)
+    return Figure(figsize=size, dpi=_OPTIONS["dpi"], layout="constrained")
 
 
 def save_figure(fig: Figure, path: str | Path | None) -> None:
-    """Write `fig` to `path` (PNG, SVG or PDF by suffix) atomically; nothing when path is None."""
+    """Write `fig` to `path` (PNG, SVG or PDF by suffix) atomically; nothing when path is None.
+    SVG and PDF are vector files (text as paths, so they look the same everywhere)."""
+    if not _OPTIONS["titles"]:
+        if fig.get_suptitle():
+            fig.suptitle("")
+        for ax in fig.axes:
+            ax.set_title("")
     if path is None:
         return
     path = Path(path)
     fmt = figure_format(path)
     buffer = BytesIO()
     with style():
-        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
+        fig.savefig(buffer, format=fmt, dpi=_OPTIONS["dpi"], metadata=_METADATA[fmt])
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -275,14 +303,15 @@ def metric_label(column: str, values: Iterable[float] = ()) -> tuple[str, float]
 
 
 def axis_label(key: str) -> str:
-    """A sweep axis key with its unit: 'asic.clock_GHz (GHz)', 'gen_len (tokens)'."""
+    """A sweep axis key in words with its unit: 'ASIC clock (GHz)', 'generated tokens'."""
     key = str(key)
+    words = key_label(key)
     if key in ("gen_len", "prompt_len"):
-        return f"{key} (tokens)"
+        return words
     for suffix, unit in _KEY_UNITS.items():
         if key.endswith(suffix):
-            return f"{key} ({unit})"
-    return key
+            return f"{words} ({unit})"
+    return words
 
 
 def constant(rows: pd.DataFrame, column: str):

@@ -23,6 +23,7 @@ from pimsim.plots.common import (
     settings_text,
     style,
 )
+from pimsim.plots.labels import key_label
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 ANNOTATE_MAX_CELLS = 64
@@ -66,7 +67,7 @@ def plot_sweep(
     with style():
         if y is None:
             fig = _lines(rows, x, others, label)
-            title = f"{label.rsplit(' (', 1)[0]} over {x}"
+            title = f"{label.rsplit(' (', 1)[0]} over {key_label(x)}"
         else:
             if others:
                 raise PimsimInputError(
@@ -76,7 +77,8 @@ def plot_sweep(
                     key=others[0],
                 )
             fig = _heatmaps(rows, x, y, label)
-            title = f"{label.rsplit(' (', 1)[0]} over {x} and {y} (one panel per model)"
+            over = f"{key_label(x)} and {key_label(y)}"
+            title = f"{label.rsplit(' (', 1)[0]} over {over} (one panel per model)"
         lines = [title, settings, left_out]
         fig.suptitle("\n".join(line for line in lines if line), fontsize=10)
     save_figure(fig, path)

@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pimsim import __version__
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd, family_counts
 from pimsim.energy.run import energy_breakdown
 from pimsim.engine.accounting import account
 from pimsim.engine.metrics import PS, bounds, token_times
 from pimsim.engine.simulate import UNIT_PIM, SimResult
+from pimsim.report.timeline import perfetto_trace
 
 UNITS = ("pim", "vector", "link")
 
@@ -52,6 +54,7 @@ def build_report(
         efficiency = {k: v["energy_j_per_token"] / energy_per_token for k, v in baselines.items()}
     return {
         "schema": "pimsim.report.v1",
+        "pimsim_version": __version__,
         "hw": {"name": hw.name, "config_sha256": hw.sha256},
         "model": {"name": spec.name, "params": int(count_parameters(spec))},
         "prompt_len": int(prompt_len),
@@ -138,32 +141,6 @@ def op_table(table: pd.DataFrame, sim: SimResult) -> pd.DataFrame:
     out["reduction_s"] = sim.reduce_ps * PS
     out["asic_hidden_s"] = sim.asic_hidden_ps * PS
     return out
-
-
-def perfetto_trace(sim: SimResult, hw: HardwareConfig) -> dict[str, Any]:
-    """Chrome / Perfetto trace-event JSON: one track per hardware unit."""
-    tids = {name: i for i, name in enumerate(UNITS)}
-    events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": 0, "args": {"name": f"pimsim {hw.name}"}}
-    ]
-    events += [
-        {"name": "thread_name", "ph": "M", "pid": 0, "tid": tid, "args": {"name": name}}
-        for name, tid in tids.items()
-    ]
-    for unit, name, kind, token, t0, t1 in sim.timeline:
-        events.append(
-            {
-                "name": name,
-                "cat": kind,
-                "ph": "X",
-                "pid": 0,
-                "tid": tids[unit],
-                "ts": t0 / 1e6,
-                "dur": (t1 - t0) / 1e6,
-                "args": {"token": token},
-            }
-        )
-    return {"traceEvents": events, "displayTimeUnit": "ns"}
 
 
 __all__ = ["build_report", "op_table", "perfetto_trace"]

@@ -109,7 +109,7 @@ def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
     for key in data:
         if key not in SPEC_KEYS:
             raise _fail(file, str(key), "unknown key", "one of " + ", ".join(SPEC_KEYS))
-    if data.get("version") != 1:
+    if data.get("version") != 1 or isinstance(data.get("version"), bool):
         raise _fail(file, "version", f"got {data.get('version')!r}", "version: 1")
     if not isinstance(data.get("hw"), str):
         raise _fail(file, "hw", f"got {data.get('hw')!r}", "a hardware config name or path")
@@ -143,9 +143,10 @@ def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
         raise _fail(file, f"axes.{duplicates[0]}", "appears twice", "each key path once")
     if not keys:
         raise _fail(file, "axes", "no axis to sweep", "at least one axis under axes or zip")
+    run["models"] = [_beside(m, file) for m in models]
     return SweepSpec(
         str(data.get("name", Path(file).stem)),
-        data["hw"],
+        _beside(data["hw"], file),
         tuple(base_set),
         run,
         axes,
@@ -155,15 +156,25 @@ def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
     )
 
 
+def _beside(name: str, file: str) -> str:
+    """A relative path in a spec is relative to the spec file (a name stays a name)."""
+    path = Path(name)
+    if path.is_absolute() or not file:
+        return name
+    beside = Path(file).parent / path
+    return str(beside) if beside.exists() else name
+
+
 def validate(spec: SweepSpec) -> None:
     """Check every point's hardware keys and the models before anything runs."""
     from pimsim.baselines import load_device
     from pimsim.config import load_hw
     from pimsim.workload import resolve_model
 
+    models = []
     for i, model in enumerate(spec.run["models"]):
         try:
-            resolve_model(model)
+            models.append(resolve_model(model))
         except PimsimInputError as exc:
             raise _fail(spec.source, f"run.models[{i}]", str(exc)) from None
     for kind in ("gpu", "cpu"):
@@ -186,9 +197,26 @@ def validate(spec: SweepSpec) -> None:
                         f"value {v!r}",
                         "overlap|serial" if key == "mode" else "an integer >= 1",
                     )
+    _check_lengths(spec, models)
     for point in spec.points():
         try:
             load_hw(spec.hw, spec.overrides(point))
         except PimsimInputError as exc:
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise _fail(spec.source, "axes", f"point ({where}): {exc}") from None
+
+
+def _check_lengths(spec: SweepSpec, models: list) -> None:
+    """Every point's prompt and generation lengths against every model's context."""
+    from pimsim.workload.lowering import check_lengths
+
+    for point in spec.points():
+        options = spec.run_options(point)
+        for model in models:
+            try:
+                check_lengths(model, options["prompt_len"], options["gen_len"])
+            except PimsimInputError as exc:
+                where = f"axes.{exc.key}" if exc.key in point else f"run.{exc.key}"
+                raise _fail(
+                    spec.source, where, f"{model.name}: {exc.detail}", exc.expected
+                ) from None

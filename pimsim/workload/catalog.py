@@ -68,8 +68,10 @@ def resolve_model(name_or_path: str | Path) -> ModelSpec:
     )
     if looks_like_path:
         raise PimsimInputError("file not found", file=text)
+    from pimsim.core.names import did_you_mean
+
     raise PimsimInputError(
-        f"unknown model '{text}'",
+        f"unknown model '{text}'{did_you_mean(text, models)}",
         key="--model",
         expected=f"one of {sorted(models)}, a workload YAML or a HF config.json path",
     )

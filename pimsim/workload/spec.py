@@ -185,6 +185,8 @@ def _check_fields(spec: ModelSpec) -> None:
     eps = spec.norm_eps
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise SpecFieldError("norm_eps", f"must be a positive number, got {eps!r}")
+    if eps > 1:  # an epsilon that outweighs the variance it guards is no normalisation at all
+        raise SpecFieldError("norm_eps", f"{eps!r} is far beyond any model's", "a number in (0, 1]")
 
 
 def _check_shapes(spec: ModelSpec) -> None:

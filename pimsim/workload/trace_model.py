@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pimsim.workload.params import weight_matrices
+from pimsim.workload.params import embedding_tables, weight_matrices
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.trace_format import _err
 
@@ -26,12 +26,12 @@ def check_against_model(table: pd.DataFrame, spec: ModelSpec, lines: np.ndarray,
         return
     kinds = table["kind"].to_numpy()
 
-    def first(mask: np.ndarray, field: str, message) -> None:
+    def first(mask: np.ndarray, field: str, message, expected: str | None = None) -> None:
         bad = np.flatnonzero(mask)
         if len(bad):
             row = int(bad[0])
             text = message(row) if callable(message) else message
-            raise _err(int(lines[row]), field, text, path)
+            raise _err(int(lines[row]), field, text, path, expected)
 
     m = table["m"].to_numpy()
     first(m < 1, "m", lambda r: f"must be >= 1 (rows the operator serves), got {m[r]}")
@@ -55,11 +55,24 @@ def check_against_model(table: pd.DataFrame, spec: ModelSpec, lines: np.ndarray,
 
 
 def _check_matrices(table: pd.DataFrame, spec: ModelSpec, kinds: np.ndarray, first) -> None:
+    weights = table["weight"].to_numpy()
+    tables = [t.name for t in embedding_tables(spec)]
+    embed = kinds == "embed"
+    first(
+        embed & ~np.isin(weights, tables),
+        "weight",
+        lambda r: f"embed reads {weights[r]!r}, not one of the model's tables {tables}",
+    )
+    first(
+        ~embed & ~np.isin(kinds, _MATRIX_KINDS) & (weights != ""),
+        "weight",
+        lambda r: f"a {kinds[r]} operator reads no weight, got {weights[r]!r}",
+        expected='""',
+    )
     matrices = np.isin(kinds, _MATRIX_KINDS)
     if not matrices.any():
         return
     shapes = {w.name: (w.in_features, w.out_features) for w in weight_matrices(spec)}
-    weights = table["weight"].to_numpy()
     known = np.array([w in shapes for w in weights], dtype=bool)
     first(
         matrices & ~known,

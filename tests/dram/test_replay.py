@@ -161,6 +161,6 @@ def test_bad_mapping_and_missing_file(tmp_path, capsys):
     assert main(args) == 2
     assert "--mapping: got 'row:bank:column'" in capsys.readouterr().err
     assert main(["replay", "--hw", "gddr6", "--trace", str(tmp_path / "none.trace")]) == 2
-    assert "cannot read trace" in capsys.readouterr().err
+    assert "none.trace: cannot read file: No such file" in capsys.readouterr().err
     with pytest.raises(PimsimInputError, match="power of two"):
         address_mapping(load_hw("gddr6", ["dram.channels=3"]))

@@ -26,7 +26,7 @@ LAYERS = [
     {"energy"},
     {"report"},
     {"pipeline", "gemv"},
-    {"sweep", "validation"},
+    {"sweep", "validation", "api"},
     {"cli", "__main__"},
 ]
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import struct
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.container import BarContainer
 
+from pimsim.cli import main
 from pimsim.cli import plot as plot_cmd
 from pimsim.core.errors import PimsimInputError
 from pimsim.plots import (
@@ -20,6 +22,8 @@ from pimsim.plots import (
     plot_sweep,
     select_rows,
 )
+from pimsim.plots.common import figure_options
+from pimsim.plots.labels import category_label
 
 KINDS = ("vmm", "attn_score", "kv_write", "softmax", "embed")
 COMPONENTS = ("pim_mac", "dram_activate", "refresh", "asic_static")
@@ -137,7 +141,8 @@ def test_breakdown_figure(tmp_path, compare_rows, absolute):
     assert len(_bars(top)) == len(nonzero_kinds) == len(KINDS) - 1
     assert len(_bars(bottom)) == len(COMPONENTS)
     top_legend = {t.get_text() for t in top.get_legend().get_texts()}
-    assert set(nonzero_kinds) <= top_legend and "embed" not in top_legend
+    assert {category_label(k) for k in nonzero_kinds} <= top_legend
+    assert category_label("embed") not in top_legend
     if absolute:
         assert top.get_ylabel().startswith("run time / generated tokens (")
         assert bottom.get_ylabel().startswith("energy per token (")
@@ -162,14 +167,14 @@ def test_sweep_lines(tmp_path, sweep_rows):
     ok = sweep_rows[sweep_rows["status"] == "ok"]
     groups = ok.groupby(["model", "asic.clock_GHz"]).ngroups
     assert len(ax.lines) == groups == 4
-    assert ax.get_xlabel() == "dram.channels"
+    assert ax.get_xlabel() == "DRAM channels"
     assert ax.get_ylabel().startswith("PIM latency per token (")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "gpt2-xl, asic.clock_GHz=0.5" in labels
     # the error rows are left out: gpt2-xl starts at 2 channels
     xl = ax.lines[labels.index("gpt2-xl, asic.clock_GHz=0.5")]
     assert list(xl.get_xdata()) == [2, 4, 8]
-    assert "over dram.channels" in fig.get_suptitle()
+    assert "over DRAM channels" in fig.get_suptitle()
     assert "not drawn: 2 rows with an error status (gpt2-xl)" in fig.get_suptitle()
 
 
@@ -192,8 +197,8 @@ def test_sweep_heatmap(tmp_path, sweep_rows):
     models = list(sweep_rows["model"].unique())
     assert [ax.get_title() for ax in panels] == models  # one panel per model
     for ax in panels:
-        assert ax.get_xlabel() == "dram.channels"
-        assert ax.get_ylabel() == "asic.clock_GHz (GHz)"
+        assert ax.get_xlabel() == "DRAM channels"
+        assert ax.get_ylabel() == "ASIC clock (GHz)"
         assert ax.images[0].get_array().shape == (2, 4)  # clocks x channels
 
 
@@ -228,8 +233,42 @@ def test_bad_input(compare_rows, sweep_rows):
         select_rows(sweep_rows, ["dram.channels=3"])
 
 
+def test_small_parts_are_grouped_as_other(compare_rows):
+    rows = compare_rows.copy()
+    total = rows[[c for c in rows if c.startswith("latency_") and c.endswith("_s")]].sum(axis=1)
+    rows["latency_softmax_s"] = total * 0.001  # two parts far below 1 % of every model's time
+    rows["latency_add_s"] = total * 0.002
+    fig = plot_breakdown(rows)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert category_label("other") in legend
+    assert category_label("softmax") not in legend and category_label("add") not in legend
+    (other,) = [c for c in _bars(fig.axes[0]) if c.get_label() == category_label("other")]
+    heights = [p.get_height() for p in other.patches]
+    expected = (rows["latency_softmax_s"] + rows["latency_add_s"]) / rows[
+        [c for c in rows if c.startswith("latency_") and c.endswith("_s")]
+    ].sum(axis=1)
+    assert heights == pytest.approx(list(expected * 100))
+
+
+def test_dpi_size_and_titles_are_options(tmp_path, compare_rows, capsys):
+    csv = tmp_path / "compare.csv"
+    compare_rows.to_csv(csv, index=False)
+    out = tmp_path / "fig.png"
+    args = ["plot", str(csv), "--kind", "energy", "-o", str(out)]
+    assert main([*args, "--dpi", "300", "--figsize", "6x4", "--no-title"]) == 0
+    width, height = struct.unpack(">II", out.read_bytes()[16:24])
+    assert (width, height) == (1800, 1200)
+    with figure_options(titles=False):
+        fig = plot_energy(compare_rows)
+    assert fig.get_suptitle() == "" and all(ax.get_title() == "" for ax in fig.axes)
+    for bad in (["--dpi", "5"], ["--figsize", "3by2"], ["--figsize", "0x1"]):
+        assert main([*args, *bad]) == 2
+        assert "--" in capsys.readouterr().err
+
+
 def _args(results, kind, out, **extra) -> argparse.Namespace:
     values = {"x": None, "y": None, "metric": None, "where": [], "absolute": False}
+    values.update({"dpi": None, "figsize": None, "title": True})
     values.update(extra)
     return argparse.Namespace(results=str(results), kind=kind, out=str(out), **values)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from pimsim.cli import main
 from pimsim.sweep import load_spec, run_sweep, validate
+
+REPO = Path(__file__).resolve().parents[2]
 
 SPEC = """\
 version: 1
@@ -108,3 +112,34 @@ def test_resume_refuses_a_different_spec(tmp_path, capsys):
     other = _spec(tmp_path, SPEC.replace("[4, 8]", "[4, 16]"))
     assert main(["sweep", str(other), "--out", str(out)]) == 2
     assert "different sweep spec" in capsys.readouterr().err
+
+
+def test_spec_paths_are_relative_to_the_spec_file(tmp_path, monkeypatch):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text((REPO / "hw_configs" / "gddr6_aim.yaml").read_text())
+    (folder / "tiny.yaml").write_text((REPO / "workloads" / "gpt2-small.yaml").read_text())
+    spec_text = SPEC.replace("hw: gddr6_aim", "hw: mine.yaml").replace(
+        "models: [gpt2-small]", "models: [tiny.yaml]"
+    )
+    (folder / "spec.yaml").write_text(spec_text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = load_spec("../study/spec.yaml")
+    validate(spec)
+    assert spec.hw == str(Path("../study") / "mine.yaml")
+    table = run_sweep(spec, "out", jobs=1, stop_after=1)
+    assert list(table["status"]) == ["ok"]
+
+
+def test_the_help_example_spec_is_valid(tmp_path):
+    from pimsim.cli.sweep import SPEC_EXAMPLE
+
+    lines = SPEC_EXAMPLE.splitlines()
+    body = "\n".join(line[2:] for line in lines[lines.index("") + 1 :])
+    path = tmp_path / "example.yaml"
+    path.write_text(body + "\n")
+    spec = load_spec(path)
+    validate(spec)
+    assert len(spec.points()) == 16
