@@ -41,8 +41,12 @@ def add_exactness_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def dump_capacity(dump_commands: list[str] | None) -> int:
-    """The N of `--dump-commands N FILE` (0 without the option); N < 1 is an input error."""
+MAX_DUMP_COMMANDS = 50_000_000  # in all channels: 2 GB
+
+
+def dump_capacity(dump_commands: list[str] | None, channels: int = 1) -> int:
+    """The N of `--dump-commands N FILE` (0 without the option); N < 1, or N commands on each
+    of `channels` channels too many to hold in memory, is an input error."""
     if not dump_commands:
         return 0
     from pimsim.core.errors import PimsimInputError
@@ -54,5 +58,12 @@ def dump_capacity(dump_commands: list[str] | None) -> int:
     if capacity < 1:
         raise PimsimInputError(
             f"got {dump_commands[0]!r}", key="--dump-commands N", expected="an integer >= 1"
+        )
+    if capacity * channels > MAX_DUMP_COMMANDS:  # 40 bytes a command, held in memory
+        raise PimsimInputError(
+            f"got {capacity}: {capacity * channels:,} commands on {channels} channels are too "
+            "many to hold in memory",
+            key="--dump-commands N",
+            expected=f"at most {MAX_DUMP_COMMANDS // channels:,} per channel",
         )
     return capacity

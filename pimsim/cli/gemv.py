@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.gemv import gemv_command_log, simulate_gemv
 
     hw = load_hw(args.hw, args.overrides)
-    capacity = dump_capacity(args.dump_commands)
+    capacity = dump_capacity(args.dump_commands, hw.dram.channels)
     dump_path = Path(args.dump_commands[1]) if args.dump_commands else None
     result = simulate_gemv(hw, args.rows, args.cols, exact=args.exact, log_capacity=capacity)
     report = result.to_json()

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.dram.replay import read_trace, replay
 
     hw = load_hw(args.hw, args.overrides)
-    capacity = dump_capacity(args.dump_commands)
+    capacity = dump_capacity(args.dump_commands, hw.dram.channels)
     trace = read_trace(args.trace)
     result = replay(hw, trace, args.mapping, log_commands=capacity)
     report = result.to_json()

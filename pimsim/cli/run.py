@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     # unknown names, runtimes and keys fail before the simulation, listing the known ones
     load_device("gpu", args.gpu, baseline_sets["gpu"])
     load_device("cpu", args.cpu, baseline_sets["cpu"])
-    capacity = dump_capacity(args.dump_commands)
+    capacity = dump_capacity(args.dump_commands, hw.dram.channels)
     want_timeline = bool(args.timeline or args.out)
     result = simulate(
         hw,

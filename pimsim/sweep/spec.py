@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ class SweepSpec:
         return options
 
 
+MAX_POINTS = 50_000  # a sweep larger than this is days of work: split it
+
+
 def _fail(file: str, key: str, message: str, expected: str | None = None) -> PimsimInputError:
     return PimsimInputError(message, file=file, key=key, expected=expected)
 
@@ -95,6 +99,11 @@ def _axis_table(value: Any, file: str, where: str) -> tuple[tuple[str, tuple], .
             raise _fail(file, f"{where}.{key}", f"got {values!r}", "a list of values")
         if not values:
             raise _fail(file, f"{where}.{key}", "the axis is empty", "at least one value")
+        seen = []
+        for v in values:
+            if any(v == s and type(v) is type(s) for s in seen):
+                raise _fail(file, f"{where}.{key}", f"value {v!r} appears twice", "each value once")
+            seen.append(v)
         axes.append((str(key), tuple(values)))
     return tuple(axes)
 
@@ -128,21 +137,9 @@ def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
         raise _fail(file, "set", f"got {base_set!r}", "a list of key.path=value strings")
     axes = _axis_table(data.get("axes"), file, "axes")
     zipped = _axis_table(data.get("zip"), file, "zip")
-    lengths = {len(values) for _, values in zipped}
-    if len(lengths) > 1:
-        detail = ", ".join(f"{k}: {len(v)}" for k, v in zipped)
-        raise _fail(
-            file,
-            "zip",
-            f"zipped axes have different lengths ({detail})",
-            "the same number of values on every zipped axis",
-        )
-    keys = [k for k, _ in axes] + [k for k, _ in zipped]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise _fail(file, f"axes.{duplicates[0]}", "appears twice", "each key path once")
-    if not keys:
-        raise _fail(file, "axes", "no axis to sweep", "at least one axis under axes or zip")
+    _check_axes(axes, zipped, base_set, file)
+    if len(set(models)) != len(models):
+        raise _fail(file, "run.models", "a model appears twice", "each model once")
     run["models"] = [_beside(m, file) for m in models]
     return SweepSpec(
         str(data.get("name", Path(file).stem)),
@@ -154,6 +151,35 @@ def load_spec_from_mapping(data: dict, file: str) -> SweepSpec:
         file,
         data,
     )
+
+
+def _check_axes(axes: tuple, zipped: tuple, base_set: list[str], file: str) -> None:
+    """The axes together: zip lengths, the number of points, each key once and not fixed."""
+    lengths = {len(values) for _, values in zipped}
+    if len(lengths) > 1:
+        detail = ", ".join(f"{k}: {len(v)}" for k, v in zipped)
+        raise _fail(
+            file,
+            "zip",
+            f"zipped axes have different lengths ({detail})",
+            "the same number of values on every zipped axis",
+        )
+    count = math.prod(len(values) for _, values in axes) * max(lengths or {1})
+    if count > MAX_POINTS:
+        expected = f"at most {MAX_POINTS:,} (split the sweep into specs)"
+        raise _fail(file, "axes", f"{count:,} points", expected)
+    keys = [k for k, _ in axes] + [k for k, _ in zipped]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise _fail(file, f"axes.{duplicates[0]}", "appears twice", "each key path once")
+    if not keys:
+        raise _fail(file, "axes", "no axis to sweep", "at least one axis under axes or zip")
+    fixed = {s.split("=", 1)[0].strip() for s in base_set}
+    both = sorted(fixed & set(keys))
+    if both:
+        raise _fail(
+            file, "set", f"{both[0]} is both fixed here and swept", "a key in set or in axes"
+        )
 
 
 def _beside(name: str, file: str) -> str:

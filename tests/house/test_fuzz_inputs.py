@@ -270,7 +270,9 @@ SWEEP = {
 
 def _sweep_case(rng: random.Random, folder: Path):
     data = copy.deepcopy(SWEEP)
-    change = rng.choice(["axis_key", "axis_value", "model", "hw", "run_key", "gen_len", "top"])
+    change = rng.choice(
+        ["axis_key", "axis_value", "model", "hw", "run_key", "gen_len", "top", "huge", "twice"]
+    )
     if change == "axis_key":
         data["axes"] = {rng.choice(["dram.nosuch", "asic", "pim.nosuch.key", ""]): [1]}
     elif change == "axis_value":
@@ -279,6 +281,16 @@ def _sweep_case(rng: random.Random, folder: Path):
         data["run"]["models"] = rng.choice([[], ["no-such-model"], "gpt2-small", [3]])
     elif change == "hw":
         data["hw"] = rng.choice(["no-such-hw", 3, None])
+    elif change == "twice":  # a point, a model or a key given twice: meaningless, refused
+        twice = rng.choice(["value", "model", "set"])
+        if twice == "value":
+            data["axes"] = {"dram.channels": [4, 8, 4]}
+        elif twice == "model":
+            data["run"]["models"] = ["gpt2-small", "gpt2-small"]
+        else:
+            data["set"] = ["dram.channels=8"]
+    elif change == "huge":  # more points than a sweep may have, refused before any work
+        data["axes"] = {k: list(range(1, 61)) for k in ("dram.channels", "gen_len", "prompt_len")}
     elif change == "run_key":
         data["run"]["no_such_option"] = 1
     elif change == "gen_len":
@@ -313,6 +325,14 @@ CLI_CASES = [
     ["sweep", "no-such-spec.yaml", "--out", "x"],
     ["plot", "no-such-dir"],
     ["run", "--no-such-flag"],
+    ["gemv", "--hw", "gddr6_aim", "--rows", "8", "--cols", "8", "--dump-commands", "1e3", "c.csv"],
+    ["gemv", "--hw", "gddr6_aim", "--rows", "8", "--cols", "8", "--dump-commands", "10000000000"]
+    + ["c.csv"],
+    ["run", "--hw", "gddr6_aim", "--model", "gpt2-small", "--dump-commands", "0", "c.csv"],
+    ["sweep", "no-such-spec.yaml", "--out", "x", "--jobs", "0"],
+    ["plot", ".", "--kind", "energy", "-o", "f.png", "--dpi", "0"],
+    ["plot", ".", "--kind", "no-such-kind", "-o", "f.png"],
+    ["plot", ".", "--kind", "energy", "-o", "f.gif"],
 ]
 
 

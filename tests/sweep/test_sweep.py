@@ -78,6 +78,16 @@ def test_dask_executor_matches_local(tmp_path):
     ).read_bytes()
 
 
+def test_dask_without_a_scheduler_starts_its_own_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    spec = load_spec(_spec(tmp_path))
+    run_sweep(spec, tmp_path / "local", jobs=1)
+    run_sweep(spec, tmp_path / "dask", executor="dask", jobs=2)  # a LocalCluster on loopback
+    assert (tmp_path / "local" / "results.csv").read_bytes() == (
+        tmp_path / "dask" / "results.csv"
+    ).read_bytes()
+
+
 @pytest.mark.parametrize(
     "text,fragment",
     [
