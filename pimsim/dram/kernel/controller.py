@@ -83,7 +83,7 @@ def _overdue(tab, st, t):
     return tab[H_REFMODE] != 0 and t >= st[tab[H_S_SC] + SC_NEXT_DUE] + tab[H_POSTPONE]
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def refresh_if_due(tab, st, ct, t, log, logn):
     """If a refresh is due at or before cycle t, precharge and refresh; True if one was issued."""
     mode = tab[H_REFMODE]
@@ -121,7 +121,7 @@ def catch_up_refresh(tab, st, ct, start, log, logn):
     return issued
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
     """Issue a command that needs no row management (WRGB, RDMAC, explicit ACT/PRE/REF).
     A due refresh waits for the next row switch, unless this command opens or closes rows."""
@@ -133,7 +133,7 @@ def serve_plain(tab, st, ct, cmd, bank, row, col, start, log, logn):
             return _issue_inline(tab, st, ct, cmd, bank, row, col, t, log, logn)
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
     """Make the banks of column command `cmd` hold `row`: precharge if another row is open,
     then activate (all-bank variants for multi-bank commands), each at its earliest legal
@@ -192,7 +192,7 @@ def _take_pending(tab, st, cmd, bank):
     return worst
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn):
     """Issue a column command, opening its row first if needed; returns its issue cycle."""
     spins = 0
@@ -334,7 +334,7 @@ def run_raw(tab, st, ct, cmds, out_cycles, log, logn):
     return 0
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def _distance(tab, prev, nxt):
     """The largest distance any rule puts from `prev` to `nxt` (any scope), or 0."""
     d = max(tab[tab[H_O_CHALL] + prev], 0)
@@ -344,7 +344,7 @@ def _distance(tab, prev, nxt):
     return d
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def pull_in_refreshes(tab, st, ct, start, log, logn):
     """In the idle gap before an operator starting at `start`, issue refreshes ahead of their
     due times (JEDEC pull-in, at most `refresh_pull_in` ahead), each only if it (with the

@@ -37,7 +37,7 @@ from pimsim.dram.tables import (
 )
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def snapshot(tab, st, current_row, out):
     """Canonical state relative to the channel floor and the current row, into `out`.
 
@@ -72,7 +72,7 @@ def snapshot(tab, st, current_row, out):
 FOREIGN_ROW = 1 << 40  # relative form of an open row a program never accesses
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def _moved_times(tab, src, out, delta):
     """Copy every cycle-valued field of `src` (timers, window entries, floor, last command,
     end of work) into `out` moved by `delta` cycles, with the window positions, the stalled
@@ -146,7 +146,7 @@ def apply_result(tab, st, result, start, first_row):
     st[sc + SC_REFCOUNT] += result[sc + SC_REFCOUNT]
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def rows_before_refresh(tab, st, period, full_rows):
     """How many further rows of `period` cycles end before the next refresh falls due."""
     if period <= 0:
@@ -159,7 +159,7 @@ def rows_before_refresh(tab, st, period, full_rows):
     return max(0, min(full_rows, (due - 1 - last) // period))
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def shift_state(tab, st, cycles, rows):
     """Move the whole channel state `cycles` later and its open rows `rows` further."""
     _moved_times(tab, st, st, cycles)

@@ -67,7 +67,7 @@ REFAB, REFPB, TMOD = int(Cmd.REFab), int(Cmd.REFpb), int(Cmd.TMOD)
 ERR_NEEDS_CLOSED, ERR_NEEDS_ROW = 1, 2
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def _target_range(tab, cmd, bank):
     """Banks a command acts on, as (first, stop, step); stop == first for channel-level ones."""
     kind = tab[tab[H_O_TARGET] + cmd]
@@ -181,12 +181,12 @@ def _issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
     return t
 
 
-issue = njit(_issue)
+issue = njit(_nrt=False)(_issue)
 
 _issue_inline = njit(inline="always")(_issue)  # the hot column path only
 
 
-@njit
+@njit(_nrt=False)  # (no allocation: no reference counting per call)
 def _any_open(tab, st, first, stop, step):
     for b in range(first, stop, step):  # noqa: SIM110 (an explicit loop compiles to tight code)
         if st[tab[H_S_ROW] + b] >= 0:
