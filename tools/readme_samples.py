@@ -72,8 +72,15 @@ def run_sample(sample: Sample) -> list[str]:
             )
             text = (done.stdout + done.stderr).replace(tmp + "/", "").replace(tmp, ".")
             out.append(f"$ {command}")
-            out += [re.sub(r"\s+$", "", line) for line in text.splitlines()]
+            out += [
+                re.sub(r"\s+$", "", line)
+                for line in text.splitlines()
+                if not line.startswith(COMPILE_NOTICE)  # (a cold numba cache's one-time line)
+            ]
     return out
+
+
+COMPILE_NOTICE = "pimsim: compiling simulator kernels"
 
 
 def regenerate(text: str) -> str:

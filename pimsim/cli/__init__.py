@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "pimsim.cli.check_log",
     "pimsim.cli.replay",
     "pimsim.cli.validate",
+    "pimsim.cli.warmup",
 )
 
 

@@ -69,6 +69,7 @@ class ChannelModel:
     def __init__(self, hw: HardwareConfig) -> None:
         self.hw = hw
         self.compiled: CompiledTiming = compile_timing(hw)
+        kernel.announce_compile()
 
     @property
     def table(self) -> np.ndarray:

@@ -60,11 +60,39 @@ from pimsim.dram.kernel.reuse import (
 from pimsim.dram.kernel.timing import ERR_NEEDS_CLOSED, ERR_NEEDS_ROW, earliest, issue
 from pimsim.dram.tables import H_RESULT_BURSTS  # (read by tests through this namespace)
 
+_FIRST_COMPILED = run_gemv  # every simulation path calls it first
+_announced = []
+
+
+def announce_compile() -> None:
+    """Say once, on stderr, that the kernels are being compiled when numba has no usable cache
+    of them yet (a fresh install or a new version): the first run otherwise sits silent for a
+    minute. `pimsim warmup` compiles them ahead of time."""
+    if _announced:
+        return
+    _announced.append(True)
+    import os
+    import sys
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return
+    try:
+        cold = not _FIRST_COMPILED._cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 (numba internals moved: say nothing rather than fail)
+        return
+    if cold:
+        sys.stderr.write(
+            "pimsim: compiling simulator kernels (once per install, about a minute)...\n"
+        )
+        sys.stderr.flush()
+
+
 __all__ = [
     "ERR_NEEDS_CLOSED",
     "ERR_NEEDS_ROW",
     "FOREIGN_ROW",
     "H_RESULT_BURSTS",
+    "announce_compile",
     "apply_result",
     "burst",
     "canonicalize",
