@@ -123,10 +123,12 @@ def simulate(
     timeline_tokens: int = 4,
     progress: bool | None = False,
     log_capacity: int = 0,
+    max_context: int | None = None,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
-    `pimsim run`: `gpu="H200-SXM:graph"`, `mode="serial"`, `exact=True`, ...)."""
+    `pimsim run`: `gpu="H200-SXM:graph"`, `mode="serial"`, `exact=True`, `max_context=N` to
+    reserve the KV cache for N positions instead of the model's whole context, ...)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -141,6 +143,7 @@ def simulate(
             gpu=gpu,
             cpu=cpu,
             baseline_overrides=baseline_overrides,
+            max_context=max_context,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

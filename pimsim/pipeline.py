@@ -51,8 +51,10 @@ def prepare_run(
     trace: str | None = None,
     prompt_len: int = 1,
     gen_len: int = 8,
+    max_context: int | None = None,
 ) -> PreparedRun:
-    """Lower `model` (or read `trace`), check it against the hardware, and map it."""
+    """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
+    cache is reserved for the model's whole context, or for `max_context` positions."""
     from pimsim.asic import VECTOR_KINDS, check_sram_capacity
     from pimsim.engine.simulate import check_kinds
     from pimsim.workload import lower, read_trace, resolve_model, trace_spec
@@ -85,8 +87,26 @@ def prepare_run(
             expected=f"prompt_len + gen_len <= {spec.max_context_tokens + 1}",
         )
     check_sram_capacity(table, hw.asic, file=hw.source)
-    mapping = map_model(hw, spec, spec.max_context_tokens, ProgramCycles(hw))
+    reserved = _kv_reservation(spec, context, max_context)
+    mapping = map_model(hw, spec, reserved, ProgramCycles(hw))
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
+
+
+def _kv_reservation(spec, positions: int, max_context: int | None) -> int:
+    """Positions the KV cache reserves: the model's context, or `max_context` (at least the
+    run's positions, at most the model's context)."""
+    if max_context is None:
+        return spec.max_context_tokens
+    if isinstance(max_context, bool) or not isinstance(max_context, int):
+        raise PimsimInputError(f"got {max_context!r}", key="--max-context", expected="an integer")
+    if not positions <= max_context <= spec.max_context_tokens:
+        raise PimsimInputError(
+            f"got {max_context}",
+            key="--max-context",
+            expected=f"{positions} (the run's positions) .. {spec.max_context_tokens} "
+            f"(the context of {spec.name})",
+        )
+    return max_context
 
 
 def full_report(
@@ -139,6 +159,7 @@ def run(
     cpu: str | None = None,
     baseline_overrides: dict[str, dict] | None = None,
     with_mapping_summary: bool = True,
+    max_context: int | None = None,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
@@ -146,7 +167,14 @@ def run(
     log_capacity)."""
     from pimsim.engine import simulate
 
-    prepared = prepare_run(hw, model=model, trace=trace, prompt_len=prompt_len, gen_len=gen_len)
+    prepared = prepare_run(
+        hw,
+        model=model,
+        trace=trace,
+        prompt_len=prompt_len,
+        gen_len=gen_len,
+        max_context=max_context,
+    )
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
     report = full_report(
         hw,
@@ -171,6 +199,7 @@ def result_row(
     gpu: str | None = None,
     cpu: str | None = None,
     baseline_overrides: dict[str, dict] | None = None,
+    max_context: int | None = None,
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
@@ -185,6 +214,7 @@ def result_row(
         cpu=cpu,
         baseline_overrides=baseline_overrides,
         with_mapping_summary=False,
+        max_context=max_context,
         progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)

@@ -54,6 +54,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="CPU baseline and its runtime (eager, hf), or a baseline YAML file (default "
         "Xeon-Gold-6154; `pimsim list cpus`); --set cpu.KEY=VALUE overrides",
     )
+    p.add_argument(
+        "--max-context",
+        type=int,
+        default=None,
+        metavar="N",
+        help="reserve the KV cache for N positions (default: the model's whole context; at "
+        "least prompt + generated - 1)",
+    )
+    _add_output_options(p)
+    add_exactness_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write the pimsim.report.v1 report here")
     p.add_argument(
         "--out",
@@ -84,8 +98,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    add_exactness_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         timeline_tokens=args.timeline_tokens if want_timeline else 0,
         progress=args.progress,
         log_capacity=capacity,
+        max_context=args.max_context,
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

@@ -87,6 +87,9 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
     choice = {key: 0 for key in shapes}
     kv_rows = _kv_rows(geo, spec, max_context)
 
+    def compact_weight_rows() -> int:
+        return sum(min(o[1] for o in shapes[(m.out_features, m.in_features)]) for m in matrices)
+
     def total_rows() -> int:
         return kv_rows + sum(
             shapes[(m.out_features, m.in_features)][choice[(m.out_features, m.in_features)]][1]
@@ -108,7 +111,7 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
             if total_rows() <= hw.dram.organization.rows:
                 break
     if total_rows() > hw.dram.organization.rows:
-        raise capacity_error(hw, total_rows(), f"model {spec.name} with context {max_context}")
+        raise _too_big(hw, spec, max_context, total_rows(), compact_weight_rows(), geo)
 
     placed: dict[str, MatrixLayout] = {}
     row = 0
@@ -144,7 +147,26 @@ def _check_capacity_first(hw: HardwareConfig, spec, max_context: int, matrices, 
     )
     rows = weight_rows + _kv_rows(geo, spec, max_context)
     if rows > org.rows:
-        raise capacity_error(hw, rows, f"model {spec.name} with context {max_context}")
+        raise _too_big(hw, spec, max_context, rows, weight_rows, geo)
+
+
+def _too_big(hw: HardwareConfig, spec, max_context: int, rows: int, weight_rows: int, geo):
+    """The capacity error, with what would fit: a shorter KV reservation, or more channels."""
+    org = hw.dram.organization
+    fits = 0
+    low, high = 1, max_context
+    while low <= high:  # the longest reservation whose KV rows fit beside the weights
+        mid = (low + high) // 2
+        if weight_rows + _kv_rows(geo, spec, mid) <= org.rows:
+            fits, low = mid, mid + 1
+        else:
+            high = mid - 1
+    channels = -(-hw.dram.channels * rows // org.rows)
+    hint = f"; about {channels} channels would hold it"
+    if fits:
+        hint += f", or a KV reservation of at most {fits} positions (--max-context {fits})"
+    error = capacity_error(hw, rows, f"model {spec.name} with context {max_context}")
+    return type(error)(error.detail + hint, file=error.file, key=error.key, expected=error.expected)
 
 
 def _kv_rows(geo: Geometry, spec, max_context: int) -> int:

@@ -131,3 +131,30 @@ def _rows_of(mapping, layout, cand) -> int:
     from pimsim.mapping.model_map import matrix_programs
 
     return matrix_programs(mapping.geo, layout.out_features, layout.in_features, cand, 0)[1]
+
+
+def test_the_capacity_error_says_what_would_fit():
+    spec = resolve_model("llama-3-8b")
+    hw = load_hw("gddr6_aim", ["dram.channels=34"])  # the weights fit, the whole context not
+    with pytest.raises(PimsimInputError) as error:
+        map_model(hw, spec, spec.max_context_tokens, fewest_partials)
+    text = str(error.value)
+    assert "about 35 channels would hold it" in text
+    hint = int(text.split("--max-context ")[1].split(")")[0])
+    assert 0 < hint < spec.max_context_tokens
+    fits = map_model(hw, spec, hint, fewest_partials)  # the hint is true: it fits ...
+    assert fits.rows_used <= hw.dram.organization.rows
+    with pytest.raises(PimsimInputError):  # ... and is the longest that does
+        map_model(hw, spec, hint + 1, fewest_partials)
+    big = load_hw("gddr6_aim", ["dram.channels=35"])
+    assert map_model(big, spec, spec.max_context_tokens, fewest_partials).rows_used <= 16384
+
+
+def test_a_shorter_kv_reservation_uses_fewer_rows(hw):
+    spec = resolve_model("gpt3-small")  # context 2048: two global-buffer chunks of V
+    full = map_model(hw, spec, spec.max_context_tokens, fewest_partials)
+    short = map_model(hw, spec, 64, fewest_partials)
+    assert short.rows_used < full.rows_used
+    assert {k: m.rows_used for k, m in short.matrices.items()} == {
+        k: m.rows_used for k, m in full.matrices.items()
+    }

@@ -183,3 +183,17 @@ def test_run_command_dump_passes_both_checkers_tight(tmp_path, capsys, config, r
     logged = json.loads((out / "report.json").read_text())["pim"]["cycles"]
     assert main([*run, "--json", str(tmp_path / "r.json")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["pim"]["cycles"] == logged
+
+
+def test_max_context_caps_the_kv_reservation(capsys):
+    from pimsim.pipeline import prepare_run
+
+    hw = load_hw("gddr6_aim")
+    full = prepare_run(hw, model="gpt3-small", prompt_len=2, gen_len=3)
+    capped = prepare_run(hw, model="gpt3-small", prompt_len=2, gen_len=3, max_context=4)
+    assert capped.mapping.rows_used < full.mapping.rows_used
+    assert capped.mapping.kv[0].max_context == 4
+    args = ["run", "--hw", "gddr6_aim", "--model", "gpt2-small", "--gen-len", "3"]
+    assert main([*args, "--max-context", "2"]) == 2  # fewer than the run's 3 positions
+    assert "--max-context" in capsys.readouterr().err
+    assert main([*args, "--max-context", "3"]) == 0
