@@ -1,7 +1,9 @@
 """Hugging Face `config.json` (GPT-2, OPT, LLaMA families) -> `ModelSpec`.
 
 Reads only the architecture keys listed below (from disk; no network, no weights). Other keys
-of a `config.json` (dropout rates, token ids, ...) are ignored. Defaults follow the
+of a `config.json` (dropout rates, token ids, ...) are ignored, except those that describe an
+architecture pimsim does not model (experts, sliding windows, ...: `pimsim.workload.hf_guard`),
+which are refused. Defaults follow the
 `transformers` configuration classes of each family.
 
 Spec field <- GPT-2 key | OPT key | LLaMA key (default in parentheses):
@@ -29,6 +31,7 @@ from typing import Any
 
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import check_nesting, read_text
+from pimsim.workload.hf_guard import refuse_unmodelled
 from pimsim.workload.spec import ModelSpec
 from pimsim.workload.yaml_model import make_spec
 
@@ -112,6 +115,7 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
             key="model_type",
             expected=f"one of {list(FAMILIES)}",
         )
+    refuse_unmodelled(data, family, path)
     r = _Reader(data, path)
     fields = {"gpt2": _gpt2, "opt": _opt, "llama": _llama}[family](r)
     if name is None:
