@@ -78,6 +78,7 @@ def run_sweep(
                 on_point(rows[0]["point"])
         if bar is not None:
             bar.close()
+        store.finish()
         return store.frame()
 
 

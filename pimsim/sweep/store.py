@@ -2,9 +2,11 @@
 DIR/results.csv (+ .parquet when pyarrow is installed), kept whole through interruptions,
 concurrent sweeps and hand edits.
 
-- Every write is atomic (temporary file + rename) and made under an exclusive lock on
-  DIR/.lock, after merging the rows another sweep into the same DIR wrote meanwhile: two
-  sweeps into one DIR end with every point, never fewer rows than either wrote.
+- A finished point's rows are appended (one write, synced) under an exclusive lock on
+  DIR/.lock, after merging the rows another sweep into the same DIR wrote meanwhile; the table
+  is rewritten (atomically: temporary file + rename) sorted by point and model at the end of a
+  sweep, on resume, and when a row brings a new column. Two sweeps into one DIR end with every
+  point; a row cut short by a kill mid-append is dropped on resume and its point run again.
 - On resume the table is checked against the spec: a point missing a model's row is run again;
   a row that is truncated, duplicated, of another point or model, or unreadable is refused with
   its line and how to recover (the intact rows are never dropped silently).
@@ -27,6 +29,7 @@ import pandas as pd
 from pimsim import __version__
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import atomic_write_json, atomic_write_text, atomic_writer, read_text
+from pimsim.sweep import table
 from pimsim.sweep.spec import SweepSpec
 
 RECOVER = "delete that line (its point is run again) or the whole file to start over"
@@ -63,11 +66,14 @@ class ResultsStore:
         self.models = list(spec.run["models"])
         self.points = spec.points()
         self.rows: dict[tuple[int, str], dict] = {}
+        self.header: list[str] = []
         self._written: tuple[int, int] | None = None  # (mtime_ns, size) of our last write
         with locked(self.out):
             self._check_or_write_meta()
             remove_stale_temporaries(self.out)
             self._merge_disk()
+            if self.rows:  # resumed: sorted, cut-short rows dropped, before appending
+                self._rewrite()
 
     # -- the spec and version the directory belongs to ---------------------------------------
 
@@ -120,91 +126,144 @@ class ResultsStore:
         return {p for p, n in count.items() if n == len(self.models)}
 
     def _merge_disk(self) -> None:
-        """Merge the rows on disk (ours or another sweep's) into ours."""
+        """Merge the rows on disk (ours or another sweep's) into ours; rows read back keep
+        their text."""
         if not self.csv.exists():
             return
         stat = self.csv.stat()
         if self._written == (stat.st_mtime_ns, stat.st_size):
             return
-        for row in read_results(self.csv, self.spec):
+        header, rows = read_results(self.csv, self.spec)
+        for row in rows:
             self.rows.setdefault((int(row["point"]), str(row["model"])), row)
+        self.header = self._merged_header(header)
+        self._written = None  # the file is not (only) ours: rewrite before appending
+
+    def _merged_header(self, first: list[str]) -> list[str]:
+        return list(dict.fromkeys([*first, *table.columns_of(self.rows.values())]))
 
     def add(self, rows: list[dict]) -> None:
-        """Record a finished point's rows (merged with what is on disk, written atomically)."""
+        """Record a finished point's rows: appended to the table when its columns are the
+        table's, else the table is rewritten."""
         with locked(self.out):
             self._merge_disk()
             for row in rows:
                 self.rows[(int(row["point"]), str(row["model"]))] = row
-            frame = self.frame()
-            atomic_write_text(self.csv, frame.to_csv(index=False))
-            stat = self.csv.stat()
-            self._written = (stat.st_mtime_ns, stat.st_size)
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                return
-            with atomic_writer(self.out / "results.parquet") as handle:
-                frame.to_parquet(handle, index=False)
+            header = list(dict.fromkeys([*self.header, *table.columns_of(rows)]))
+            if self._written is not None and header == self.header:
+                self._append(rows)
+            else:
+                self.header = header
+                self._rewrite()
 
-    def frame(self) -> pd.DataFrame:
-        """Every row, sorted by point and by the spec's model order."""
+    def finish(self) -> None:
+        """Rewrite the table sorted by point and model (and the Parquet copy)."""
+        with locked(self.out):
+            self._merge_disk()
+            self.header = self._merged_header(self.header)
+            if self.rows:
+                self._rewrite(parquet=True)
+
+    def _sorted(self) -> list[dict]:
         order = {m: i for i, m in enumerate(self.models)}
         keys = sorted(self.rows, key=lambda k: (k[0], order.get(k[1], len(order))))
-        return pd.DataFrame([self.rows[k] for k in keys])
+        return [self.rows[k] for k in keys]
+
+    def _rewrite(self, parquet: bool = False) -> None:
+        text = table.table(self._sorted(), self.header)
+        atomic_write_text(self.csv, text)
+        self._remember()
+        if parquet:
+            self._parquet(text)
+
+    def _append(self, rows: list[dict]) -> None:
+        try:
+            with open(self.csv, "a", encoding="utf-8") as handle:
+                handle.write(table.lines(rows, self.header))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise PimsimInputError(f"cannot write: {exc.strerror}", file=self.csv) from None
+        self._remember()
+
+    def _remember(self) -> None:
+        stat = self.csv.stat()
+        self._written = (stat.st_mtime_ns, stat.st_size)
+
+    def _parquet(self, text: str) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return
+        with atomic_writer(self.out / "results.parquet") as handle:
+            pd.read_csv(io.StringIO(text)).to_parquet(handle, index=False)
+
+    def frame(self) -> pd.DataFrame:
+        """Every row, sorted by point and by the spec's model order, typed as a reader of
+        results.csv gets them."""
+        if not self.rows:
+            return pd.DataFrame()
+        return pd.read_csv(io.StringIO(table.table(self._sorted(), self.header)))
 
 
-def read_results(path: Path, spec: SweepSpec) -> list[dict]:
-    """The rows of a results.csv, each checked against the spec (file, line and recovery named
-    on the first that is not one pimsim wrote for it)."""
+def read_results(path: Path, spec: SweepSpec) -> tuple[list[str], list[dict]]:
+    """The header and rows of a results.csv (each row's values as the text on disk), each row
+    checked against the spec (file, line and recovery named on the first that is not one
+    pimsim wrote for it). A last line without its newline is a row a kill cut short while it
+    was appended: it is dropped (its point runs again)."""
     text = read_text(path, "results table", max_bytes=1 << 31)
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
     lines = list(csv.reader(io.StringIO(text)))
     if not lines:
-        return []
+        return [], []
     header = lines[0]
     for column in ("point", "model", "status", *spec.axis_keys):
         if column not in header:
             raise PimsimInputError(
                 f"has no column {column!r}", file=path, key="line 1", expected=RECOVER
             )
+    rows = []
     for number, fields in enumerate(lines[1:], start=2):
         if len(fields) != len(header):
             raise _corrupt(path, number, f"{len(fields)} fields, the header has {len(header)}")
-    try:
-        frame = pd.read_csv(io.StringIO(text))
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise _corrupt(path, 0, f"unreadable ({exc})") from None
-    rows = frame.to_dict("records")
+        rows.append({k: v for k, v in zip(header, fields, strict=True) if v != ""})
     _check_rows(rows, path, spec)
-    return rows
+    return header, rows
 
 
 def _check_rows(rows: list[dict], path: Path, spec: SweepSpec) -> None:
     points, models, seen = spec.points(), set(spec.run["models"]), set()
     for number, row in enumerate(rows, start=2):
-        point = row["point"]
-        if isinstance(point, float) and point.is_integer():
-            point = row["point"] = int(point)
-        if not isinstance(point, int) or not 0 <= point < len(points):
-            raise _corrupt(path, number, f"point {point!r} is not one of 0..{len(points) - 1}")
-        if row["model"] not in models:
-            raise _corrupt(path, number, f"model {row['model']!r} is not in the spec")
+        text = row.get("point", "")
+        point = int(text) if text.isdigit() else -1
+        if not 0 <= point < len(points):
+            raise _corrupt(path, number, f"point {text!r} is not one of 0..{len(points) - 1}")
+        model = row.get("model")
+        if model not in models:
+            raise _corrupt(path, number, f"model {model!r} is not in the spec")
         for key, value in points[point].items():
-            if not _same(row[key], value):
-                raise _corrupt(path, number, f"{key} = {row[key]!r}, point {point} has {value!r}")
-        key = (point, row["model"])
-        if key in seen:
-            raise _corrupt(path, number, f"a second row for point {point}, {row['model']}")
-        seen.add(key)
-        if not isinstance(row["status"], str) or not row["status"]:
+            if not _same(row.get(key, ""), value):
+                raise _corrupt(
+                    path, number, f"{key} = {row.get(key)!r}, point {point} has {value!r}"
+                )
+        if (point, model) in seen:
+            raise _corrupt(path, number, f"a second row for point {point}, {model}")
+        seen.add((point, model))
+        if not row.get("status"):
             raise _corrupt(path, number, "no status")
 
 
-def _same(recorded, value) -> bool:
-    if isinstance(value, bool) or isinstance(recorded, bool):
-        return str(recorded).lower() == str(value).lower()
-    if isinstance(value, (int, float)) and isinstance(recorded, (int, float)):
-        return float(recorded) == float(value)
-    return str(recorded) == str(value)
+def _same(recorded: str, value) -> bool:
+    """Whether the text on disk is the spec's axis value."""
+    if isinstance(value, bool):
+        return recorded.lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(recorded) == float(value)
+        except ValueError:
+            return False
+    return recorded == str(value)
 
 
 def _corrupt(path: Path, line: int, why: str) -> PimsimInputError:

@@ -120,7 +120,7 @@ def _damaged(reference, tmp_path, edit) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     "edit, fragment",
     [
-        (lambda lines: [*lines[:-1], lines[-1][: len(lines[-1]) // 2]], "line 13"),
+        (lambda lines: [*lines[:6], lines[6][: len(lines[6]) // 2] + "\n", *lines[7:]], "line 7"),
         (lambda lines: [*lines, lines[3]], "a second row for point 2"),
         (
             lambda lines: [lines[0], lines[1].replace("gpt2-medium", "gpt2-large"), *lines[2:]],
@@ -146,6 +146,13 @@ def test_a_damaged_table_is_refused_with_its_line_and_kept(
 def test_missing_rows_are_recomputed(reference, tmp_path):
     _, expected = reference
     spec, out = _damaged(reference, tmp_path, lambda lines: [lines[0], *lines[1:3], *lines[5:]])
+    assert main(["sweep", str(spec), "--out", str(out), "--jobs", "1"]) == 0
+    assert (out / "results.csv").read_bytes() == expected
+
+
+def test_a_row_cut_short_by_a_kill_mid_append_is_run_again(reference, tmp_path):
+    _, expected = reference
+    spec, out = _damaged(reference, tmp_path, lambda lines: [*lines[:-1], lines[-1][:30]])
     assert main(["sweep", str(spec), "--out", str(out), "--jobs", "1"]) == 0
     assert (out / "results.csv").read_bytes() == expected
 
