@@ -82,7 +82,7 @@ def announce_compile() -> None:
         return
     if cold:
         sys.stderr.write(
-            "pimsim: compiling simulator kernels (once per install, about a minute)...\n"
+            "pimsim: compiling simulator kernels (once per install, one to two minutes)...\n"
         )
         sys.stderr.flush()
 
