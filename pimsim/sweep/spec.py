@@ -31,8 +31,8 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import read_yaml
 
 SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
-RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu")
-RUN_AXES = ("gen_len", "prompt_len", "mode")
+RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context")
+RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class SweepSpec:
         return sets
 
     def run_options(self, point: dict[str, Any]) -> dict[str, Any]:
-        options = {k: self.run.get(k) for k in ("prompt_len", "gen_len", "mode", "gpu", "cpu")}
+        keys = ("prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context")
+        options = {k: self.run.get(k) for k in keys}
         options.update({k: v for k, v in point.items() if k in RUN_AXES})
         return options
 
@@ -241,8 +242,25 @@ def _check_lengths(spec: SweepSpec, models: list) -> None:
         for model in models:
             try:
                 check_lengths(model, options["prompt_len"], options["gen_len"])
+                _check_reservation(model, options, point)
             except PimsimInputError as exc:
                 where = f"axes.{exc.key}" if exc.key in point else f"run.{exc.key}"
                 raise _fail(
                     spec.source, where, f"{model.name}: {exc.detail}", exc.expected
                 ) from None
+
+
+def _check_reservation(model, options: dict, point: dict) -> None:
+    """`max_context`: at least the run's positions, at most the model's context."""
+    reserved = options.get("max_context")
+    if reserved is None:
+        return
+    positions = options["prompt_len"] + max(options["gen_len"] - 1, 0)
+    ok = isinstance(reserved, int) and not isinstance(reserved, bool)
+    if not ok or not positions <= reserved <= model.max_context_tokens:
+        raise PimsimInputError(
+            f"max_context {reserved!r} cannot hold the run's {positions} positions or exceeds "
+            f"the model's context {model.max_context_tokens}",
+            key="max_context",
+            expected=f"{positions} .. {model.max_context_tokens}",
+        )

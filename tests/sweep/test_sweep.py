@@ -153,3 +153,22 @@ def test_the_help_example_spec_is_valid(tmp_path):
     spec = load_spec(path)
     validate(spec)
     assert len(spec.points()) == 16
+
+
+def test_the_kv_reservation_is_a_sweep_axis(tmp_path, capsys):
+    text = """\
+version: 1
+name: reservation
+hw: gddr6_aim
+run: {models: [gpt3-small], prompt_len: 1, gen_len: 2}
+axes:
+  max_context: [64, 2048]
+"""
+    spec = load_spec(_spec(tmp_path, text))
+    validate(spec)
+    table = run_sweep(spec, tmp_path / "out", jobs=1)
+    assert list(table["status"]) == ["ok", "ok"] and list(table["max_context"]) == [64, 2048]
+    bad = _spec(tmp_path, text.replace("[64, 2048]", "[1, 64]"))  # 1 < the run's 2 positions
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "bad")]) == 2
+    assert "axes.max_context" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
