@@ -106,10 +106,11 @@ class ResultsStore:
                 file=str(self.out),
                 expected="the same spec to resume, or a new --out directory",
             )
-        version = recorded.get("pimsim_version", "before 0.1.0")
+        version = recorded.get("pimsim_version")
         if version != __version__:
+            made_by = f"pimsim {version}" if version else "an earlier pimsim (no version recorded)"
             raise PimsimInputError(
-                f"was made by pimsim {version}; this is pimsim {__version__} (results of two "
+                f"was made by {made_by}; this is pimsim {__version__} (results of two "
                 "versions are not mixed)",
                 file=str(self.out),
                 expected="a new --out directory, or delete this one to run the sweep again",

@@ -192,3 +192,21 @@ def test_a_wrong_scheduler_is_refused_and_leaves_no_directory(reference, tmp_pat
     err = capsys.readouterr().err
     assert "--scheduler" in err and "cannot reach" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("version", ["0.0.9", None])
+def test_a_directory_of_another_version_is_refused(reference, tmp_path, capsys, version):
+    import json
+
+    spec, out = _damaged(reference, tmp_path, lambda lines: lines)
+    meta = json.loads((out / "sweep.json").read_text())
+    if version is None:
+        meta.pop("pimsim_version")
+    else:
+        meta["pimsim_version"] = version
+    (out / "sweep.json").write_text(json.dumps(meta))
+    before = (out / "results.csv").read_bytes()
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ("pimsim 0.0.9" if version else "no version recorded") in err and "not mixed" in err
+    assert (out / "results.csv").read_bytes() == before
