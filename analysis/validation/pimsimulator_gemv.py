@@ -151,34 +151,27 @@ def parse_trace(text: str):
 
 
 MARKERS = {"SB_TO_HAB", "HAB_TO_SB"}  # mode changes seen by the rank, not commands
+# PIMSimulator's column commands that read / write the bus
+READ_COMMANDS = ("MAC", "RD", "RD_HAB", "PARK_RD", "MODE_SEQ_RD")
+WRITE_COMMANDS = (
+    "WRGB",
+    "WRGB_B",
+    "CRF_WR",
+    "SRF_WR",
+    "GRFB_TO_BANK",
+    "PIM_ON_WR",
+    "PIM_OFF_WR",
+    "MODE_SEQ_WR",
+    "WR",
+    "WR_HAB",
+)
 
 
 def command_counts(events) -> dict:
     """Bus commands over all channels, by kind, plus RD / WR totals."""
     c = collections.Counter(e[1] for evs in events.values() for e in evs if e[1] not in MARKERS)
-    reads = sum(
-        v
-        for k, v in c.items()
-        if k in ("MAC", "RD", "RD_HAB", "PARK_RD", "MODE_SEQ_RD") or k.startswith("PIM_RD_")
-    )
-    writes = sum(
-        v
-        for k, v in c.items()
-        if k
-        in (
-            "WRGB",
-            "WRGB_B",
-            "CRF_WR",
-            "SRF_WR",
-            "GRFB_TO_BANK",
-            "PIM_ON_WR",
-            "PIM_OFF_WR",
-            "MODE_SEQ_WR",
-            "WR",
-            "WR_HAB",
-        )
-        or k.startswith("PIM_WR_")
-    )
+    reads = sum(v for k, v in c.items() if k in READ_COMMANDS or k.startswith("PIM_RD_"))
+    writes = sum(v for k, v in c.items() if k in WRITE_COMMANDS or k.startswith("PIM_WR_"))
     out = dict(sorted(c.items()))
     out["RD_total"] = reads
     out["WR_total"] = writes
@@ -237,23 +230,7 @@ def attribute(evs, end: int, col_kinds: set, mac_kind: str, ref_kinds: set, row_
     return dict(sorted(phases.items()))
 
 
-REF_COL = {
-    "MAC",
-    "WRGB",
-    "WRGB_B",
-    "CRF_WR",
-    "SRF_WR",
-    "GRFB_TO_BANK",
-    "PIM_ON_WR",
-    "PIM_OFF_WR",
-    "MODE_SEQ_WR",
-    "MODE_SEQ_RD",
-    "PARK_RD",
-    "RD",
-    "WR",
-    "RD_HAB",
-    "WR_HAB",
-}
+REF_COL = set(READ_COMMANDS) | set(WRITE_COMMANDS)  # every column command
 
 
 def ref_phases(evs, end: int) -> dict:

@@ -73,7 +73,7 @@ def _check_matrices(table: pd.DataFrame, spec: ModelSpec, kinds: np.ndarray, fir
     if not matrices.any():
         return
     shapes = {w.name: (w.in_features, w.out_features) for w in weight_matrices(spec)}
-    known = np.array([w in shapes for w in weights], dtype=bool)
+    known = np.isin(weights, list(shapes))
     first(
         matrices & ~known,
         "weight",
@@ -81,9 +81,8 @@ def _check_matrices(table: pd.DataFrame, spec: ModelSpec, kinds: np.ndarray, fir
     )
     for field, index in (("in_features", 0), ("out_features", 1)):
         values = table[field].to_numpy()
-        expected = np.array(
-            [shapes[w][index] if ok else -1 for w, ok in zip(weights, known, strict=True)]
-        )
+        sizes = {name: shape[index] for name, shape in shapes.items()}
+        expected = table["weight"].map(sizes).fillna(-1).to_numpy(dtype=np.int64)
         first(
             matrices & (values != expected),
             field,

@@ -116,8 +116,7 @@ def test_compaction_trades_cycles_for_rows_when_the_fastest_layouts_do_not_fit(h
         min(_rows_of(fast, layout, cand) for cand in _shape_options(fast, layout))
         for layout in fast.matrices.values()
     ) + sum(kv.rows_used for kv in fast.kv)
-    if smallest >= rows_needed:
-        pytest.skip("every candidate uses the same rows on this system")
+    assert smallest < rows_needed  # gddr6_aim's narrow chunks cost rows: compaction has room
     limit = math.ceil((smallest + rows_needed) / 2)
     tight = load_hw("gddr6_aim", [f"dram.organization.rows={limit}"])
     compact = map_model(tight, spec, CONTEXT, most_partials)
