@@ -87,7 +87,8 @@ def prepare_run(
             expected=f"prompt_len + gen_len <= {spec.max_context_tokens + 1}",
         )
     check_sram_capacity(table, hw.asic, file=hw.source)
-    reserved = _kv_reservation(spec, context, max_context)
+    # (a sliding-window model keeps only the window: a ring of that many positions)
+    reserved = spec.kv_positions(_kv_reservation(spec, context, max_context))
     mapping = map_model(hw, spec, reserved, ProgramCycles(hw))
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
 

@@ -17,6 +17,10 @@ Modes: `overlap` (each unit serves its operators in program order, each operator
 for its inputs) and `serial` (PIM-GPT's simulator: an instruction issues only when ASIC and PIM
 are idle, so every operator waits for the previous one to finish, reductions included;
 one process, `SerialIssuer`, drives the units' steps).
+
+Engines: the units' SimPy processes (`engine="simpy"`, the reference), or one loop over the
+table in program order that gives the same schedule without events (`engine="loop"`, the
+default; `pimsim.engine.in_order` says why it is exact, and a test compares every column).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
+from pimsim.engine.in_order import Clock, run_in_order
 from pimsim.engine.units import (
     NONE,
     UNIT_LINK,
@@ -46,8 +51,10 @@ from pimsim.engine.units import (
 )
 from pimsim.engine.work import OperatorWorks
 from pimsim.mapping import ModelMapping
+from pimsim.workload.table import deps_csr
 
 __all__ = [
+    "ENGINES",
     "MODES",
     "NONE",
     "UNIT_LINK",
@@ -59,6 +66,7 @@ __all__ = [
 ]
 
 MODES = ("serial", "overlap")
+ENGINES = ("loop", "simpy")  # the same schedule: one loop in program order, or SimPy processes
 
 
 @dataclass
@@ -126,16 +134,25 @@ def simulate(
     timeline_tokens: int = 0,
     progress: bool | None = None,
     log_capacity: int = 0,
+    engine: str = "loop",
 ) -> SimResult:
-    """Run the operator table on the PIM system; returns per-op times and the PIM state."""
+    """Run the operator table on the PIM system; returns per-op times and the PIM state.
+    `engine`: "loop" (`pimsim.engine.in_order`) or "simpy"; they give identical results."""
     _check_table(table, mode)
-    env = simpy.Environment()
+    if engine not in ENGINES:
+        raise PimsimInputError(f"got {engine!r}", key="engine", expected=" or ".join(ENGINES))
+    env = simpy.Environment() if engine == "simpy" else Clock()
     ops = Operators(hw, table)
     run = Run(env, ops, timeline_tokens, _progress_bar(ops.n, progress))
     pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
     works = OperatorWorks(hw, mapping, stream=mode == "overlap")
     pim = PimUnit(hw, run, works, pim_system)
     vector, link = VectorUnit(run, pim), LinkUnit(run)
+    if engine == "loop":
+        end_ps = run_in_order(run, pim, vector, link, serial=mode == "serial")
+        if run.bar is not None:
+            run.bar.close()
+        return _result(mode, run, pim, end_ps)
     if mode == "serial":
         env.process(SerialIssuer(run, pim, vector, link).process())
     else:
@@ -151,7 +168,7 @@ def simulate(
         run.bar.close()
     if not all(run.finished):
         raise RuntimeError("simulation ended with operators still waiting (dependency cycle?)")
-    return _result(mode, run, pim)
+    return _result(mode, run, pim, int(env.now))
 
 
 def _check_table(table: pd.DataFrame, mode: str) -> None:
@@ -163,9 +180,18 @@ def _check_table(table: pd.DataFrame, mode: str) -> None:
     ids = table["id"].to_numpy()
     if not np.array_equal(ids, np.arange(len(table))):
         raise PimsimInputError("operator ids must be 0..n-1 in order", key="id")
+    counts, flat = deps_csr(table)
+    owner = np.repeat(ids, counts)
+    if len(flat) and not (flat < owner).all():
+        bad = int(np.flatnonzero(flat >= owner)[0])
+        raise PimsimInputError(
+            f"operator {int(owner[bad])} depends on {int(flat[bad])}, not an earlier operator",
+            key="deps",
+            expected="dependencies on earlier operators only",
+        )
 
 
-def _result(mode: str, run: Run, pim: PimUnit) -> SimResult:
+def _result(mode: str, run: Run, pim: PimUnit, end_ps: int) -> SimResult:
     """The run's result columns as arrays, with the PIM unit's state and counts."""
     cols = run.cols
 
@@ -174,7 +200,7 @@ def _result(mode: str, run: Run, pim: PimUnit) -> SimResult:
 
     return SimResult(
         mode=mode,
-        end_ps=int(run.env.now),
+        end_ps=end_ps,
         op_start_ps=col(cols.start),
         op_end_ps=col(cols.end),
         op_unit=run.ops.unit,

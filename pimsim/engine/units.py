@@ -237,14 +237,20 @@ class VectorUnit:
         self.run, self.pim_unit = run, pim_unit
         self._stream_cache: dict[tuple, tuple[int, int]] = {}
 
+    def vector_op_at(self, i: int, begin: int) -> int:
+        """Run vector operator i from `begin`: fills its columns, returns when it ends."""
+        cols = self.run.cols
+        end = begin + self.run.ops.vector_ps[i]
+        cols.start[i] = cols.asic_start[i] = begin
+        cols.asic_end[i] = end
+        cols.asic_busy[i] = end - begin
+        self.run.log(i, "vector", begin, end)
+        return end
+
     def vector_op(self, i: int):
         """Run vector operator i from now (a process step)."""
-        env, cols = self.run.env, self.run.cols
-        begin = cols.start[i] = env.now
-        yield env.timeout(self.run.ops.vector_ps[i])
-        cols.asic_start[i], cols.asic_end[i] = begin, env.now
-        cols.asic_busy[i] = env.now - begin
-        self.run.log(i, "vector", begin, env.now)
+        env = self.run.env
+        yield env.timeout(self.vector_op_at(i, env.now) - env.now)
 
     def finishing_times(self, i: int, work: OperatorWork, free: int) -> tuple[int, int, int]:
         """(start, end, hidden ps) of PIM operator i's finishing work, the vector unit being
@@ -275,29 +281,44 @@ class VectorUnit:
         exposed_from = max(pim_end, dram_start + first, free)
         return exposed_from, done, total - (done - exposed_from)
 
-    def finish_pim_op(self, i: int):
-        """Finish PIM operator i once it is dispatched: first the held positions (beside the
-        channels, from dispatch on), then its partial sums (a process step)."""
-        r, env, pim, cols = self.run, self.run.env, self.pim_unit, self.run.cols
-        if i in pim.dispatched:
-            del pim.dispatched[i]
-        else:
-            event = pim.dispatched[i] = env.event()
-            yield event
-        work = pim.work_of(i)
-        free = env.now
+    def finish_pim_op_at(self, i: int, work: OperatorWork, free: int) -> int:
+        """Finish dispatched PIM operator i, the vector unit free from `free` on: first the
+        held positions (beside the channels), then its partial sums. Fills its columns and
+        returns when it is done."""
+        r, cols = self.run, self.run.cols
         if work.parallel_ps:
             par_begin = max(free, cols.start[i])
             free = cols.par_end[i] = par_begin + work.parallel_ps
             cols.par_start[i] = par_begin
             r.log(i, "vector", par_begin, free)
         begin, done, hidden = self.finishing_times(i, work, free)
-        yield env.timeout(done - env.now)
         if done > begin:
             cols.asic_start[i], cols.asic_end[i] = begin, done
             r.log(i, "vector", begin, done)
         cols.asic_busy[i] = (done - begin) + hidden + work.parallel_ps
         cols.asic_hidden[i] = hidden
+        return done
+
+    def finish_pim_op(self, i: int):
+        """Finish PIM operator i once it is dispatched (a process step)."""
+        env, pim = self.run.env, self.pim_unit
+        if i in pim.dispatched:
+            del pim.dispatched[i]
+        else:
+            event = pim.dispatched[i] = env.event()
+            yield event
+        done = self.finish_pim_op_at(i, pim.work_of(i), env.now)
+        yield env.timeout(done - env.now)
+
+    def finish_serial(self, i: int, work: OperatorWork, pim_end: int) -> int:
+        """All of issued PIM operator i's ASIC part from `pim_end` on; returns its end."""
+        if not work.asic_ps:
+            return pim_end
+        cols, end = self.run.cols, pim_end + work.asic_ps
+        cols.asic_start[i], cols.asic_end[i] = pim_end, end
+        cols.asic_busy[i] = work.asic_ps
+        self.run.log(i, "vector", pim_end, end)
+        return end
 
     def process(self, order: list[int]):
         """Overlap mode: vector operators once their inputs are ready, and the finishing work
@@ -318,12 +339,17 @@ class LinkUnit:
     def __init__(self, run: Run) -> None:
         self.run = run
 
+    def link_op_at(self, i: int, begin: int) -> int:
+        """Fetch embedding operator i's row from `begin`; returns when it arrives."""
+        self.run.cols.start[i] = begin
+        end = begin + self.run.ops.link_ps[i]
+        self.run.log(i, "link", begin, end)
+        return end
+
     def link_op(self, i: int):
         """Fetch embedding operator i's row from now (a process step)."""
-        env, cols = self.run.env, self.run.cols
-        cols.start[i] = env.now
-        yield env.timeout(self.run.ops.link_ps[i])
-        self.run.log(i, "link", cols.start[i], env.now)
+        env = self.run.env
+        yield env.timeout(self.link_op_at(i, env.now) - env.now)
 
     def process(self, order: list[int]):
         """Overlap mode: each fetch once its inputs are ready."""
@@ -342,16 +368,10 @@ class SerialIssuer:
 
     def pim_op(self, i: int):
         """PIM operator i from now, then all of its ASIC part (a process step)."""
-        env, cols = self.run.env, self.run.cols
+        env = self.run.env
         work = self.pim.work_of(i)
         pim_end = self.pim.issue(i, work)
-        yield env.timeout(pim_end - env.now)
-        if work.asic_ps:
-            begin = env.now
-            yield env.timeout(work.asic_ps)
-            cols.asic_start[i], cols.asic_end[i] = begin, env.now
-            cols.asic_busy[i] = work.asic_ps
-            self.run.log(i, "vector", begin, env.now)
+        yield env.timeout(self.vector.finish_serial(i, work, pim_end) - env.now)
 
     def process(self):
         r, unit = self.run, self.run.ops.unit_list

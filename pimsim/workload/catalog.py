@@ -26,13 +26,24 @@ def workload_dirs() -> list[Path]:
 
 
 def available_models() -> dict[str, Path]:
-    """Model name (YAML stem) -> file; the current directory's `workloads/` wins on a clash."""
+    """Model name -> file: workload YAMLs by stem, then HF configs `hf/<name>/config.json` by
+    directory name; the current directory's `workloads/` wins on a clash, a YAML over a HF
+    config of the same name."""
     found: dict[str, Path] = {}
     for d in workload_dirs():
         for suffix in YAML_SUFFIXES:
             for path in sorted(d.glob(f"*{suffix}")):
                 found.setdefault(path.stem, path)
+    for d in workload_dirs():
+        for path in sorted(d.glob("hf/*/config.json")):
+            found.setdefault(path.parent.name, path)
     return dict(sorted(found.items()))
+
+
+def _load_named(name: str, path: Path) -> ModelSpec:
+    if path.suffix.lower() == ".json":
+        return load_hf_config(path, name=name)
+    return load_workload_yaml(path)
 
 
 def load_model_file(path: str | Path) -> ModelSpec:
@@ -61,7 +72,7 @@ def resolve_model(name_or_path: str | Path) -> ModelSpec:
     models = available_models()
     for key in (text, text.lower()):
         if key in models:
-            return load_workload_yaml(models[key])
+            return _load_named(key, models[key])
     looks_like_path = any(sep in text for sep in "/\\") or path.suffix.lower() in (
         *YAML_SUFFIXES,
         ".json",
@@ -85,7 +96,7 @@ def model_table() -> list[tuple[str, str]]:
     """(name, one-line description with the parameter count) for every model in `workloads/`."""
     rows = []
     for name, path in available_models().items():
-        spec = load_workload_yaml(path)
+        spec = _load_named(name, path)
         attn = "MHA" if spec.kv_heads == spec.heads else f"GQA {spec.kv_heads} KV heads"
         text = (
             f"{_format_params(count_parameters(spec))} params, {spec.layers} layers, "

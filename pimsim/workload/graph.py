@@ -157,18 +157,19 @@ def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
 
     pre = spec.norm_position == "pre"
     x = add(_norm(spec, "attn_norm", (INPUT,), d)) if pre else INPUT
-    qkv = add(_linear(spec, "qkv", (x,), d, spec.qkv_out_features, bias))
+    qkv = add(_linear(spec, "qkv", (x,), d, spec.qkv_out_features, bias or spec.qkv_bias))
     if spec.position_embedding == "rotary":
+        rotated = spec.rotated_dims  # (a partial rotary embedding leaves the rest in place)
         qk = add(
             GraphNode(
                 "rope",
                 "rope",
                 (qkv,),
-                in_features=(h + kvh) * dh,
-                out_features=(h + kvh) * dh,
+                in_features=(h + kvh) * rotated,
+                out_features=(h + kvh) * rotated,
                 heads=h,
                 kv_heads=kvh,
-                d_head=dh,
+                d_head=rotated,
             )
         )
     else:
@@ -199,21 +200,30 @@ def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
     ctx = add(GraphNode("attn_value", "attn_value", (prob, kv), out_features=dh, **attn_shape))
     proj = add(_linear(spec, "attn_out", (ctx,), h * dh, d, bias))
     res1 = add(_eltwise("add", "attn_residual", (INPUT, proj), d))
-    y = res1 if pre else add(_norm(spec, "attn_norm", (res1,), d))
-    z = add(_norm(spec, "ffn_norm", (y,), d)) if pre else y
-    if spec.gated_ffn:
-        gate_up = add(_linear(spec, "gate_up", (z,), d, 2 * spec.d_ffn, bias))
-        act = add(_eltwise("silu", "silu", (gate_up,), spec.d_ffn))
-        hidden = add(_eltwise("mul", "mul", (act, gate_up), spec.d_ffn))
-        down = add(_linear(spec, "down", (hidden,), spec.d_ffn, d, bias))
+    if spec.parallel_block:  # the FFN reads the layer input's norm, not the attention's sum
+        y = res1
+        z = add(_norm(spec, "ffn_norm", (INPUT,), d)) if spec.parallel_norms == 2 else x
     else:
-        fc1 = add(_linear(spec, "fc1", (z,), d, spec.d_ffn, bias))
-        act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), spec.d_ffn))
-        down = add(_linear(spec, "fc2", (act,), spec.d_ffn, d, bias))
+        y = res1 if pre else add(_norm(spec, "attn_norm", (res1,), d))
+        z = add(_norm(spec, "ffn_norm", (y,), d)) if pre else y
+    down = _ffn(spec, add, z)
     res2 = add(_eltwise("add", "ffn_residual", (y, down), d))
     if not pre:
         add(_norm(spec, "ffn_norm", (res2,), d))
     return tuple(nodes)
+
+
+def _ffn(spec: ModelSpec, add, z: int) -> int:
+    """The FFN's nodes from input node `z`; returns its output node."""
+    d, bias = spec.d_model, spec.linear_bias or spec.mlp_bias
+    if spec.gated_ffn:
+        gate_up = add(_linear(spec, "gate_up", (z,), d, 2 * spec.d_ffn, bias))
+        act = add(_eltwise("silu", "silu", (gate_up,), spec.d_ffn))
+        hidden = add(_eltwise("mul", "mul", (act, gate_up), spec.d_ffn))
+        return add(_linear(spec, "down", (hidden,), spec.d_ffn, d, bias))
+    fc1 = add(_linear(spec, "fc1", (z,), d, spec.d_ffn, bias))
+    act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), spec.d_ffn))
+    return add(_linear(spec, "fc2", (act,), spec.d_ffn, d, bias))
 
 
 def _post(spec: ModelSpec) -> tuple[GraphNode, ...]:

@@ -1,4 +1,5 @@
-"""Hugging Face `config.json` (GPT-2, OPT, LLaMA families) -> `ModelSpec`.
+"""Hugging Face `config.json` (GPT-2, OPT, LLaMA, Mistral, Qwen2, Phi-3, Phi, GPT-J, GPT-NeoX)
+-> `ModelSpec`.
 
 Reads only the architecture keys listed below (from disk; no network, no weights). Other keys
 of a `config.json` (dropout rates, token ids, ...) are ignored, except those that describe an
@@ -21,6 +22,13 @@ Spec field <- GPT-2 key | OPT key | LLaMA key (default in parentheses):
 - norm_position <- (pre) | do_layer_norm_before (true: pre) | (pre)
 - linear_bias <- (true) | enable_bias (true) | attention_bias = mlp_bias (false)
 - tied_lm_head <- tie_word_embeddings: (true) | (true) | (false)
+
+The LLaMA-like families read as LLaMA, plus: Mistral and Phi-3 `sliding_window` (kept when
+shorter than the context); Qwen2 biases on the QKV projection only (`use_sliding_window: true`
+is refused). The parallel-block families (LayerNorm, rotary, attention and FFN both from the
+layer input): Phi (`partial_rotary_factor`, one shared norm, biases), GPT-J (GPT-2's key
+names, `rotary_dim`, biases on the FFN only), GPT-NeoX (`rotary_pct`, two norms when
+`use_parallel_residual`, else a sequential pre-norm block).
 """
 
 from __future__ import annotations
@@ -37,7 +45,8 @@ from pimsim.workload.yaml_model import make_spec
 
 _MISSING = object()
 _GELU_NAMES = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python", "quick_gelu")
-FAMILIES = ("gpt2", "opt", "llama")
+# model_type -> reader; the LLaMA-like families share one reader with their own differences
+FAMILIES = ("gpt2", "opt", "llama", "mistral", "qwen2", "phi3", "phi", "gptj", "gpt_neox")
 
 
 class _Reader:
@@ -117,7 +126,7 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
         )
     refuse_unmodelled(data, family, path)
     r = _Reader(data, path)
-    fields = {"gpt2": _gpt2, "opt": _opt, "llama": _llama}[family](r)
+    fields = _READERS[family](r)
     if name is None:
         label = data.get("_name_or_path")
         if isinstance(label, str) and label:
@@ -130,7 +139,8 @@ def load_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
         description=f"{family} architecture from {path.name}",
         source=str(path),
     )
-    return make_spec(fields, file=path, keymap=lambda k: _HF_KEYS[family].get(k, k))
+    keys = _HF_KEYS.get(family, _HF_KEYS["llama"])
+    return make_spec(fields, file=path, keymap=lambda k: keys.get(k, k))
 
 
 def _activation(r: _Reader, key: str, default: str) -> str:
@@ -222,6 +232,126 @@ def _llama(r: _Reader) -> dict[str, Any]:
     )
 
 
+def _window(r: _Reader, context: int) -> int:
+    """`sliding_window` (Mistral, Phi-3): 0 when absent or not shorter than the context."""
+    window = r.get("sliding_window", int, 0)
+    return window if window < context else 0
+
+
+def _mistral(r: _Reader) -> dict[str, Any]:
+    fields = _llama(r)
+    return {**fields, "sliding_window": _window(r, fields["max_context_tokens"])}
+
+
+def _qwen2(r: _Reader) -> dict[str, Any]:
+    """Qwen2: LLaMA with biases on the QKV projection only (its attention always has them)."""
+    if r.get("use_sliding_window", bool, False):
+        raise r.error(
+            "use_sliding_window",
+            "sliding windows on only some layers (max_window_layers) are not modelled",
+            "false (as Qwen2's released configs)",
+        )
+    return {**_llama(r), "linear_bias": False, "qkv_bias": True}
+
+
+def _phi3(r: _Reader) -> dict[str, Any]:
+    """Phi-3: LLaMA with fused QKV and gate/up matrices (pimsim's layout) and a window."""
+    factor = r.get("partial_rotary_factor", float, 1.0)
+    if factor != 1:
+        raise r.error("partial_rotary_factor", f"got {factor}", "1 for phi3")
+    return _mistral(r)
+
+
+def _rotary_dims(r: _Reader, key: str, d_head: int, fraction: bool) -> int:
+    """Rotated dimensions per head from a fraction (`partial_rotary_factor`, `rotary_pct`)
+    or a count (`rotary_dim`); 0 means the whole head."""
+    if fraction:
+        value = r.get(key, float, 1.0)
+        if value > 1:
+            raise r.error(key, f"got {value}", "a fraction in (0, 1]")
+        dims = int(value * d_head)
+    else:
+        dims = r.get(key, int, d_head)
+        if dims > d_head:
+            raise r.error(key, f"{dims} is wider than a head ({d_head})", f"at most {d_head}")
+    if dims % 2:
+        raise r.error(key, f"rotates {dims} dimensions, an odd number", "pairs of dimensions")
+    return 0 if dims == d_head else dims
+
+
+def _parallel(r: _Reader, d: int, heads: int, d_ffn: int) -> dict[str, Any]:
+    """The fields GPT-J, GPT-NeoX and Phi-2 share: a pre-norm LayerNorm parallel block."""
+    act_key = "hidden_act" if "hidden_act" in r.data else "activation_function"
+    return dict(
+        d_model=d,
+        heads=heads,
+        kv_heads=heads,
+        d_head=d // heads,
+        d_ffn=d_ffn,
+        vocab_size=r.get("vocab_size", int),
+        d_embed=d,
+        norm="layernorm",
+        ffn=_activation(r, act_key, "gelu_new"),
+        position_embedding="rotary",
+        parallel_block=True,
+        tied_lm_head=r.get("tie_word_embeddings", bool, False),
+    )
+
+
+def _phi(r: _Reader) -> dict[str, Any]:
+    """Phi-1/1.5/2: one LayerNorm feeding attention and FFN, biases, partial rotary."""
+    d, heads = r.get("hidden_size", int), r.get("num_attention_heads", int)
+    _divides(r, "num_attention_heads", heads, d)
+    kv = r.get("num_key_value_heads", int, heads)
+    if kv != heads:
+        raise r.error("num_key_value_heads", f"got {kv}", f"{heads} (phi has no GQA)")
+    fields = _parallel(r, d, heads, r.get("intermediate_size", int))
+    return {
+        **fields,
+        "layers": r.get("num_hidden_layers", int),
+        "max_context_tokens": r.get("max_position_embeddings", int),
+        "norm_eps": r.get("layer_norm_eps", float, 1e-5),
+        "linear_bias": True,
+        "rotary_dims": _rotary_dims(r, "partial_rotary_factor", d // heads, True),
+    }
+
+
+def _gptj(r: _Reader) -> dict[str, Any]:
+    """GPT-J: one LayerNorm feeding attention and FFN; biases only on the FFN."""
+    d, heads = r.get("n_embd", int), r.get("n_head", int)
+    _divides(r, "n_head", heads, d)
+    fields = _parallel(r, d, heads, r.get("n_inner", int, 4 * d))
+    return {
+        **fields,
+        "layers": r.get("n_layer", int),
+        "max_context_tokens": r.get("n_positions", int),
+        "norm_eps": r.get("layer_norm_epsilon", float, 1e-5),
+        "linear_bias": False,
+        "mlp_bias": True,
+        "rotary_dims": _rotary_dims(r, "rotary_dim", d // heads, False),
+    }
+
+
+def _gpt_neox(r: _Reader) -> dict[str, Any]:
+    """GPT-NeoX / Pythia: two LayerNorms on the layer input (parallel) or a sequential
+    pre-norm block (`use_parallel_residual: false`), biases, partial rotary."""
+    d, heads = r.get("hidden_size", int), r.get("num_attention_heads", int)
+    _divides(r, "num_attention_heads", heads, d)
+    parallel = r.get("use_parallel_residual", bool, True)
+    fields = _parallel(r, d, heads, r.get("intermediate_size", int))
+    return {
+        **fields,
+        "layers": r.get("num_hidden_layers", int),
+        "max_context_tokens": r.get("max_position_embeddings", int),
+        "norm_eps": r.get("layer_norm_eps", float, 1e-5),
+        "linear_bias": r.get("attention_bias", bool, True),
+        "mlp_bias": True,
+        "parallel_block": parallel,
+        "parallel_norms": 2 if parallel else 1,
+        "rotary_dims": _rotary_dims(r, "rotary_pct", d // heads, True),
+    }
+
+
 def _divides(r: _Reader, key: str, heads: int, d: int) -> None:
     if d % heads:
         raise r.error(key, f"{heads} heads do not divide the hidden size {d}", "a divisor")
@@ -260,4 +390,25 @@ _HF_KEYS: dict[str, dict[str, str]] = {
         "max_context_tokens": "max_position_embeddings",
         "norm_eps": "rms_norm_eps",
     },
+}
+
+_HF_KEYS["gptj"] = {**_HF_KEYS["gpt2"], "rotary_dims": "rotary_dim"}
+_HF_KEYS["gpt_neox"] = {
+    **_HF_KEYS["llama"],
+    "rotary_dims": "rotary_pct",
+    "norm_eps": "layer_norm_eps",
+}
+_HF_KEYS["phi"] = {**_HF_KEYS["gpt_neox"], "rotary_dims": "partial_rotary_factor"}
+_HF_KEYS["mistral"] = _HF_KEYS["phi3"] = {**_HF_KEYS["llama"], "sliding_window": "sliding_window"}
+
+_READERS = {
+    "gpt2": _gpt2,
+    "opt": _opt,
+    "llama": _llama,
+    "mistral": _mistral,
+    "qwen2": _qwen2,
+    "phi3": _phi3,
+    "phi": _phi,
+    "gptj": _gptj,
+    "gpt_neox": _gpt_neox,
 }

@@ -4,8 +4,9 @@ saying `llama`) would otherwise run silently as another model: as a dense model 
 experts, with full instead of sliding-window attention, without Qwen2's QKV biases.
 
 Refused: the `architectures` entry of another family; mixture-of-experts keys (more than one
-expert); a sliding window shorter than the context; a partial rotary embedding; parallel
-attention and FFN; encoder-decoder and cross-attention models. Harmless keys (dropout rates,
+expert); and, for families whose reader does not read them (`READ_BY_FAMILY`), a sliding
+window shorter than the context, a partial rotary embedding, parallel attention and FFN;
+encoder-decoder and cross-attention models. Harmless keys (dropout rates,
 token ids, `rope_theta`, `rope_scaling`, `torch_dtype`, initialisers, ...) are read by nobody
 and change nothing pimsim counts."""
 
@@ -20,6 +21,21 @@ ARCHITECTURES = {
     "gpt2": ("GPT2LMHeadModel", "GPT2Model", "GPT2ForSequenceClassification"),
     "opt": ("OPTForCausalLM", "OPTModel"),
     "llama": ("LlamaForCausalLM", "LlamaModel"),
+    "mistral": ("MistralForCausalLM", "MistralModel"),
+    "qwen2": ("Qwen2ForCausalLM", "Qwen2Model"),
+    "phi3": ("Phi3ForCausalLM", "Phi3Model"),
+    "phi": ("PhiForCausalLM", "PhiModel"),
+    "gptj": ("GPTJForCausalLM", "GPTJModel"),
+    "gpt_neox": ("GPTNeoXForCausalLM", "GPTNeoXModel"),
+}
+# keys a family's own reader reads (so they are not refused for it)
+READ_BY_FAMILY = {
+    "mistral": ("sliding_window",),
+    "phi3": ("sliding_window", "partial_rotary_factor"),
+    "qwen2": ("use_sliding_window", "max_window_layers", "sliding_window"),
+    "phi": ("partial_rotary_factor",),
+    "gptj": ("rotary_dim",),
+    "gpt_neox": ("use_parallel_residual", "rotary_pct"),
 }
 EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 # keys only another family's configs have (their architecture differs from ours)
@@ -54,15 +70,20 @@ def refuse_unmodelled(data: dict[str, Any], family: str, path: Path) -> None:
     for key in EXPERT_KEYS:
         if isinstance(data.get(key), int) and data[key] > 1:
             refuse(key, "a mixture of experts")
+    read = READ_BY_FAMILY.get(family, ())
     for key, what in FOREIGN_KEYS.items():
-        if data.get(key) not in (None, False, 0):
+        if key not in read and data.get(key) not in (None, False, 0):
             refuse(key, what)
     window, context = data.get("sliding_window"), data.get("max_position_embeddings")
     is_window = isinstance(window, int) and not isinstance(window, bool)
-    if is_window and (not isinstance(context, int) or window < context):
+    if (
+        "sliding_window" not in read
+        and is_window
+        and (not isinstance(context, int) or window < context)
+    ):
         refuse("sliding_window", "sliding-window attention")
     factor = data.get("partial_rotary_factor")
-    if factor is not None and factor != 1:
+    if "partial_rotary_factor" not in read and factor is not None and factor != 1:
         refuse("partial_rotary_factor", "a partial rotary embedding")
     for key in ("is_encoder_decoder", "add_cross_attention"):
         if data.get(key) is True:

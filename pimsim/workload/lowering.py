@@ -199,8 +199,20 @@ def _template(spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool) 
     return _Template(cols, dep_arr)
 
 
+def _windowed(cols: dict[str, np.ndarray], window: int) -> np.ndarray:
+    """The context column under a sliding window: attention reads the last `window` positions,
+    and the KV write of position p fills slot p mod `window` of a ring of that many (its
+    context column: the slot + 1, the positions up to it)."""
+    context = cols["context"]
+    if not window:
+        return context
+    write = cols["kind_code"] == KINDS.index("kv_write")
+    slot = (context - 1) % window + 1
+    return np.where(write, slot, np.minimum(context, window))
+
+
 def _expand(
-    tpl: _Template, run: StepRun, base: int, prev: tuple[int, int] | None
+    tpl: _Template, run: StepRun, base: int, prev: tuple[int, int] | None, window: int = 0
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Columns and (rows, width) absolute dependency ids (-1 = none) of `run`'s steps."""
     n, k = tpl.n, run.count
@@ -226,8 +238,8 @@ def _expand(
     cols = {name: np.tile(arr, k) for name, arr in tpl.cols.items()}
     token = np.repeat(run.token0 + run.m * np.arange(k, dtype=np.int64), n)
     cols["token"] = token
-    context = np.where(cols["attention"], token + cols["m"], 0)
-    cols["context"] = context
+    cols["context"] = np.where(cols["attention"], token + cols["m"], 0)
+    context = cols["context"] = _windowed(cols, window)
     kind = cols["kind_code"]
     score = kind == KINDS.index("attn_score")
     value = kind == KINDS.index("attn_value")
@@ -246,6 +258,13 @@ def lower(
     (schema, model spec dict, prompt_len, gen_len, batched_prefill) for `write_trace`."""
     check_lengths(spec, prompt_len, gen_len)
     prompt_len, gen_len = int(prompt_len), int(gen_len)
+    if batched_prefill and spec.sliding_window and prompt_len > spec.sliding_window:
+        raise PimsimInputError(
+            f"a {prompt_len}-token prompt in one batched step overruns the sliding window "
+            f"of {spec.sliding_window} positions",
+            key="prompt_len",
+            expected=f"at most {spec.sliding_window} with batched prefill",
+        )
     names = _Names()
     templates: dict[tuple[int, bool, bool], _Template] = {}
     runs = plan_steps(prompt_len, gen_len, batched_prefill)
@@ -262,7 +281,7 @@ def lower(
     prev: tuple[int, int] | None = None
     for run in runs:
         tpl = templates[(run.m, run.head, run.phase == "decode")]
-        cols, deps = _expand(tpl, run, base, prev)
+        cols, deps = _expand(tpl, run, base, prev, spec.sliding_window)
         parts.append(cols)
         dep_parts.append(deps)
         base += tpl.n * run.count
@@ -301,7 +320,7 @@ def trace_header_fields(
     """The run description stored in `table.attrs` and in a trace file's header."""
     return {
         "schema": TRACE_SCHEMA,
-        "model": spec.to_dict(),
+        "model": spec.header_dict(),
         "prompt_len": int(prompt_len),
         "gen_len": int(gen_len),
         "batched_prefill": bool(batched_prefill),

@@ -40,6 +40,13 @@ class ModelSpec:
     `d_model x 2*d_ffn` matrix. Attention has `heads` query heads and `kv_heads` key/value
     heads (grouped-query attention when `kv_heads < heads`), each `d_head` wide.
     `d_embed` is the width of the token embedding table (OPT-350m projects it to `d_model`).
+
+    Family features: `sliding_window` > 0 attends to (and keeps KV for) only the last that many
+    positions (Mistral, Phi-3); `qkv_bias` / `mlp_bias` give the QKV or FFN projections biases
+    without `linear_bias` (Qwen2 / GPT-J); `parallel_block` computes attention and FFN from the
+    same layer input and adds both (GPT-J, GPT-NeoX, Phi-2), with `parallel_norms` 1 (one
+    shared norm) or 2 (one each, GPT-NeoX); `rotary_dims` > 0 rotates only that many of each
+    head's dimensions (partial rotary embedding).
     """
 
     name: str
@@ -61,6 +68,12 @@ class ModelSpec:
     linear_bias: bool = True
     tied_lm_head: bool = True
     dtype: str = "bf16"
+    sliding_window: int = 0
+    qkv_bias: bool = False
+    mlp_bias: bool = False
+    parallel_block: bool = False
+    parallel_norms: int = 1
+    rotary_dims: int = 0
     family: str = ""
     description: str = ""
     source: str = ""
@@ -82,12 +95,37 @@ class ModelSpec:
         return (self.heads + 2 * self.kv_heads) * self.d_head
 
     @property
+    def rotated_dims(self) -> int:
+        """Dimensions of each head that the rotary embedding rotates (0 without one)."""
+        if self.position_embedding != "rotary":
+            return 0
+        return self.rotary_dims or self.d_head
+
+    def attended_positions(self, context: int) -> int:
+        """Positions a token at `context` (positions so far, itself included) attends to."""
+        window = self.sliding_window
+        return min(context, window) if window else context
+
+    def kv_positions(self, context: int) -> int:
+        """KV-cache positions kept for a context of `context`: all, or the window."""
+        return self.attended_positions(context)
+
+    @property
     def gated_ffn(self) -> bool:
         return self.ffn == "swiglu"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (JSON / YAML friendly)."""
         return dataclasses.asdict(self)
+
+    def header_dict(self) -> dict[str, Any]:
+        """`to_dict` without the family features left at their defaults: a trace of a model
+        without them has the header it had before they existed (older readers read it)."""
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in FEATURE_DEFAULTS or v != FEATURE_DEFAULTS[k]
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -108,6 +146,16 @@ class ModelSpec:
             if key not in data:
                 raise PimsimInputError("missing key", key=key)
         return cls(**data)
+
+
+FEATURE_DEFAULTS = {
+    "sliding_window": 0,
+    "qkv_bias": False,
+    "mlp_bias": False,
+    "parallel_block": False,
+    "parallel_norms": 1,
+    "rotary_dims": 0,
+}
 
 
 def spec_field_names() -> list[str]:
@@ -150,7 +198,14 @@ _CHOICE_FIELDS = (
     ("position_embedding", POSITION_EMBEDDINGS),
     ("dtype", tuple(DTYPE_BYTES)),
 )
-_FLAG_FIELDS = ("final_norm", "linear_bias", "tied_lm_head")
+_FLAG_FIELDS = (
+    "final_norm",
+    "linear_bias",
+    "tied_lm_head",
+    "qkv_bias",
+    "mlp_bias",
+    "parallel_block",
+)
 
 
 def _check(spec: ModelSpec) -> None:
@@ -211,3 +266,30 @@ def _check_shapes(spec: ModelSpec) -> None:
         )
     if spec.position_embedding == "rotary" and spec.d_head % 2:
         raise SpecFieldError("d_head", "rotary embeddings need an even d_head")
+    _check_family_features(spec)
+
+
+def _check_family_features(spec: ModelSpec) -> None:
+    """Sliding window, partial rotary and parallel-block fields, and how they fit."""
+    for field, low, high in (
+        ("sliding_window", 0, spec.max_context_tokens),
+        ("rotary_dims", 0, spec.d_head),
+        ("parallel_norms", 1, 2),
+    ):
+        value = getattr(spec, field)
+        if not _is_int(value) or not low <= value <= high:
+            raise SpecFieldError(field, f"got {value!r}", f"an integer in {low}..{high}")
+    if spec.rotary_dims % 2:
+        raise SpecFieldError("rotary_dims", "a rotary embedding rotates pairs", "an even number")
+    if spec.rotary_dims and spec.position_embedding != "rotary":
+        raise SpecFieldError(
+            "rotary_dims", "only a rotary position embedding has rotated dimensions", "0"
+        )
+    if spec.parallel_block and spec.norm_position != "pre":
+        raise SpecFieldError(
+            "parallel_block",
+            "a parallel block reads the normalised layer input",
+            "norm_position: pre",
+        )
+    if spec.parallel_norms == 2 and not spec.parallel_block:
+        raise SpecFieldError("parallel_norms", "only a parallel block has a second norm", "1")

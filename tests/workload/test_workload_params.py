@@ -108,7 +108,11 @@ ARCH_FIELDS = [
 
 @pytest.mark.parametrize(
     ("config", "model"),
-    [("hf/gpt2/config.json", "gpt2-small"), ("hf/tinyllama-1.1b/config.json", "tinyllama-1.1b")],
+    [
+        ("hf/gpt2/config.json", "gpt2-small"),
+        ("hf/tinyllama-1.1b/config.json", "tinyllama-1.1b"),
+        ("hf/llama-3-8b/config.json", "llama-3-8b"),
+    ],
 )
 def test_hf_examples_match_yaml(config, model):
     from_hf = resolve_model(REPO / "workloads" / config)
