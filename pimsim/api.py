@@ -124,11 +124,14 @@ def simulate(
     progress: bool | None = False,
     log_capacity: int = 0,
     max_context: int | None = None,
+    batch: int = 1,
+    batched_prefill: bool = False,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
     `pimsim run`: `gpu="H200-SXM:graph"`, `mode="serial"`, `exact=True`, `max_context=N` to
-    reserve the KV cache for N positions instead of the model's whole context, ...)."""
+    reserve the KV cache for N positions instead of the model's whole context, `batch=B`
+    sequences decoding together, `batched_prefill=True` for the prompt as one GEMM step)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -144,6 +147,8 @@ def simulate(
             cpu=cpu,
             baseline_overrides=baseline_overrides,
             max_context=max_context,
+            batch=batch,
+            batched_prefill=batched_prefill,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

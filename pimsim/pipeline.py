@@ -52,12 +52,16 @@ def prepare_run(
     prompt_len: int = 1,
     gen_len: int = 8,
     max_context: int | None = None,
+    batch: int = 1,
+    batched_prefill: bool = False,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
-    cache is reserved for the model's whole context, or for `max_context` positions."""
+    cache is reserved for the model's whole context, or for `max_context` positions, for each
+    of `batch` sequences decoding together (a trace says its own batch)."""
     from pimsim.asic import VECTOR_KINDS, check_sram_capacity
     from pimsim.engine.simulate import check_kinds
     from pimsim.workload import lower, read_trace, resolve_model, trace_spec
+    from pimsim.workload.lowering import check_batch, table_batch
 
     if not hw.pim.enabled:
         raise PimsimInputError(
@@ -71,10 +75,23 @@ def prepare_run(
         spec = trace_spec(table)
         prompt_len = int(table.attrs.get("prompt_len", prompt_len))
         gen_len = int(table.attrs.get("gen_len", gen_len))
+        if check_batch(batch) not in (1, table_batch(table)):
+            raise PimsimInputError(
+                f"the trace decodes {table_batch(table)} sequences, not {batch}",
+                file=trace,
+                key="--batch",
+                expected="the trace's own batch (lower it again with --batch)",
+            )
         source = trace
     else:
         spec = resolve_model(model)
-        table = lower(spec, prompt_len=prompt_len, gen_len=gen_len)
+        table = lower(
+            spec,
+            prompt_len=prompt_len,
+            gen_len=gen_len,
+            batched_prefill=batched_prefill,
+            batch=batch,
+        )
         source = model
     check_kinds(table, set(VECTOR_KINDS), source)
     # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
@@ -89,7 +106,7 @@ def prepare_run(
     check_sram_capacity(table, hw.asic, file=hw.source)
     # (a sliding-window model keeps only the window: a ring of that many positions)
     reserved = spec.kv_positions(_kv_reservation(spec, context, max_context))
-    mapping = map_model(hw, spec, reserved, ProgramCycles(hw))
+    mapping = map_model(hw, spec, reserved, ProgramCycles(hw), sequences=table_batch(table))
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
 
 
@@ -161,6 +178,8 @@ def run(
     baseline_overrides: dict[str, dict] | None = None,
     with_mapping_summary: bool = True,
     max_context: int | None = None,
+    batch: int = 1,
+    batched_prefill: bool = False,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
@@ -175,6 +194,8 @@ def run(
         prompt_len=prompt_len,
         gen_len=gen_len,
         max_context=max_context,
+        batch=batch,
+        batched_prefill=batched_prefill,
     )
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
     report = full_report(
@@ -201,6 +222,7 @@ def result_row(
     cpu: str | None = None,
     baseline_overrides: dict[str, dict] | None = None,
     max_context: int | None = None,
+    batch: int = 1,
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
@@ -216,6 +238,7 @@ def result_row(
         baseline_overrides=baseline_overrides,
         with_mapping_summary=False,
         max_context=max_context,
+        batch=batch,
         progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)

@@ -47,7 +47,8 @@ class SramUse(NamedTuple):
 
 
 def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
-    """Live SRAM bytes of every op row (one row / token at a time), int64."""
+    """Live SRAM bytes of every op row (one row / token at a time; every sequence of a batch
+    at once, the gains once), int64."""
     code = kind_codes(table)
     b = dtype_bytes_column(table)
     m = int_column(table, "m")
@@ -58,6 +59,7 @@ def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
     context = int_column(table, "context")
     weight = int_column(table, "weight_bytes")
     acc = ACCUMULATOR_BYTES
+    batch = int(table.attrs.get("batch", 1))
 
     def kinds(*names: str) -> np.ndarray:
         return np.isin(code, [ALL_KINDS.index(n) for n in names])
@@ -75,14 +77,14 @@ def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
             kinds("kv_write"),
         ],
         [
-            (inputs * n_in + n_out) * b + weight,  # element-wise: its inputs, output, gains
-            (n_in + n_out + d_head) * b,
-            2 * heads * context * b,
-            weight // np.maximum(m, 1) + n_out * b,
-            n_in * b + n_out * acc,
-            heads * d_head * b + heads * context * acc,
-            heads * context * b + heads * d_head * acc,
-            n_in * b,
+            (inputs * n_in + n_out) * b * batch + weight,  # element-wise: in, out, gains
+            (n_in + n_out + d_head) * b * batch,
+            2 * heads * context * b * batch,
+            weight // np.maximum(m, 1) + n_out * b * batch,  # (each sequence's rows)
+            (n_in * b + n_out * acc) * batch,
+            (heads * d_head * b + heads * context * acc) * batch,
+            (heads * context * b + heads * d_head * acc) * batch,
+            n_in * b * batch,
         ],
         default=0,
     ).astype(np.int64)

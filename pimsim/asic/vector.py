@@ -291,7 +291,8 @@ def vector_op_cycles(op: Any, asic: AsicConfig, *, mode: str | None = None) -> i
 
 
 def table_units(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Kind codes (into `ALL_KINDS`) and an (n, 3) int64 array of units per `UNITS`."""
+    """Kind codes (into `ALL_KINDS`) and an (n, 3) int64 array of units per `UNITS`, for
+    all the sequences of a batch (`table.attrs["batch"]`)."""
     code = kind_codes(table)
     m = int_column(table, "m")
     n_out = int_column(table, "out_features")
@@ -304,13 +305,14 @@ def table_units(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     units[soft, 0] = heads[soft] * score_pairs(m[soft], int_column(table, "context")[soft])
     units[soft, 1] = heads[soft] * m[soft]
 
+    batch = int(table.attrs.get("batch", 1))  # (every op serves that many sequences)
     emb = np.flatnonzero(code == ALL_KINDS.index("embed"))
     if len(emb):
-        width = m[emb] * n_out[emb] * dtype_bytes_column(table.iloc[emb])
+        width = m[emb] * n_out[emb] * dtype_bytes_column(table.iloc[emb]) * batch
         tables = int_column(table, "weight_bytes")[emb] // np.maximum(width, 1)
         units[emb, 0] = m[emb] * n_out[emb]
         units[emb, 2] = m[emb] * n_out[emb] * np.maximum(tables - 1, 0)
-    return code, units
+    return code, units * batch
 
 
 def _ops_from_units(code: np.ndarray, units: np.ndarray, asic: AsicConfig) -> np.ndarray:

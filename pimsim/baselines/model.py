@@ -25,7 +25,9 @@ lower bound on the modelled energy.
 
 Per-token figures follow the PIM report (`pimsim.workload.windows`): the decode steps (the
 steps after the one that yields token 1), divided by the tokens they produce; a run with one
-generated token counts the step that produced it.
+generated token counts the step that produced it. With a batch of sequences decoding together
+(`table.attrs["batch"]`), latency per token is a step's (each sequence's token takes that long),
+energy per token a step's divided by the batch, and tokens/s the batch's.
 """
 
 from __future__ import annotations
@@ -75,16 +77,18 @@ class BaselineResult:
     n_ops: int
     breakdown_s: dict[str, float] = field(default_factory=dict)  # per token, by op kind
     breakdown_j: dict[str, float] = field(default_factory=dict)  # per token, by op kind
+    batch: int = 1  # sequences decoding together: a step yields one token of each
 
     @property
     def tokens_per_s(self) -> float:
-        return 1.0 / self.latency_s_per_token if self.latency_s_per_token > 0 else 0.0
+        """Tokens of the whole batch per second."""
+        return self.batch / self.latency_s_per_token if self.latency_s_per_token > 0 else 0.0
 
     @property
     def mean_power_W(self) -> float:
         if self.latency_s_per_token <= 0.0:
             return 0.0
-        return self.energy_j_per_token / self.latency_s_per_token
+        return self.energy_j_per_token * self.batch / self.latency_s_per_token
 
     def to_json(self) -> dict[str, Any]:
         """The `baselines.gpu` / `baselines.cpu` entry of a pimsim.report.v1 (plus extras)."""
@@ -98,6 +102,7 @@ class BaselineResult:
             "energy_j_per_token": float(self.energy_j_per_token),
             "tokens_per_s": float(self.tokens_per_s),
             "mean_power_W": float(self.mean_power_W),
+            **({"batch": self.batch} if self.batch > 1 else {}),
             "roofline_latency_s_per_token": float(self.roofline_latency_s_per_token),
             "roofline_energy_j_per_token": float(self.roofline_energy_j_per_token),
             "overhead_s_per_token": float(self.overhead_s_per_token),
@@ -189,16 +194,18 @@ def evaluate(
     """Per-generated-token latency and energy of `device` running `table` (see module doc)."""
     costs = op_costs(device, table)
     mask, n_tokens = generated_token_window(table, prompt_len)
-    per = 1.0 / n_tokens
+    per = 1.0 / n_tokens  # (per step: the latency of one sequence's token)
+    batch = int(table.attrs.get("batch", 1))
+    per_token = per / batch  # (energy: every sequence's token of the step)
     codes, kinds = pd.factorize(table["kind"])
     window_ops = int(np.count_nonzero(mask))
     return BaselineResult(
         device=device,
         generated_tokens=n_tokens,
         latency_s_per_token=float(costs.time_s[mask].sum()) * per,
-        energy_j_per_token=float(costs.energy_j[mask].sum()) * per,
+        energy_j_per_token=float(costs.energy_j[mask].sum()) * per_token,
         roofline_latency_s_per_token=float(costs.roofline_s[mask].sum()) * per,
-        roofline_energy_j_per_token=float(costs.roofline_energy_j[mask].sum()) * per,
+        roofline_energy_j_per_token=float(costs.roofline_energy_j[mask].sum()) * per_token,
         overhead_s_per_token=(
             window_ops * device.overhead_s
             + int(np.count_nonzero(mask & (table["name"] == STEP_OP).to_numpy()))
@@ -210,7 +217,8 @@ def evaluate(
         roofline_total_s=float(costs.roofline_s.sum()),
         n_ops=len(table),
         breakdown_s=_by_kind(codes, kinds, mask, costs.time_s, per),
-        breakdown_j=_by_kind(codes, kinds, mask, costs.energy_j, per),
+        breakdown_j=_by_kind(codes, kinds, mask, costs.energy_j, per_token),
+        batch=batch,
     )
 
 

@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "one token at a time",
     )
     p.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="B",
+        help="B sequences decoding together (default 1); the trace header records it",
+    )
+    p.add_argument(
         "--encoding",
         choices=("auto", "plain", "compact"),
         default="auto",
@@ -61,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.workload import lower, resolve_model, write_trace
 
     spec = resolve_model(args.model)
-    table = lower(spec, args.prompt_len, args.gen_len, batched_prefill=args.batched_prefill)
+    table = lower(
+        spec, args.prompt_len, args.gen_len, batched_prefill=args.batched_prefill, batch=args.batch
+    )
     try:
         header = write_trace(table, args.output, encoding=args.encoding)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""`pimsim plot RESULTS --kind energy|latency|breakdown|sweep -o FIGURE.png`."""
+"""`pimsim plot RESULTS --kind energy|latency|breakdown|sweep|batch -o FIGURE.png`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from pimsim.core.errors import PimsimInputError
 
-KINDS = ("energy", "latency", "breakdown", "sweep")
+KINDS = ("energy", "latency", "breakdown", "sweep", "batch")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "plot",
         help="draw a figure from a compare CSV or a sweep's results.csv",
         description="Draw a paper-style figure from `pimsim compare --csv` rows (energy, latency, "
-        "breakdown) or from a sweep's results.csv (sweep: a metric over one or two axes).",
+        "breakdown) or from a sweep's results.csv (sweep: a metric over one or two axes; batch: "
+        "throughput and energy per token of PIM, GPU and CPU over a batch axis).",
     )
     p.add_argument("results", metavar="RESULTS", help="results CSV (or a sweep output directory)")
     p.add_argument("--kind", required=True, metavar="KIND", help=f"one of {', '.join(KINDS)}")
@@ -131,6 +132,8 @@ def _draw(args: argparse.Namespace, path, plots):
         return plots.plot_latency(rows, args.out)
     if kind == "breakdown":
         return plots.plot_breakdown(rows, args.out, absolute=getattr(args, "absolute", False))
+    if kind == "batch":
+        return plots.plot_batch(rows, args.out)
     axes = plots.sweep_axes(path)
     x = args.x
     if x is None:

@@ -62,6 +62,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reserve the KV cache for N positions (default: the model's whole context; at "
         "least prompt + generated - 1)",
     )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="B",
+        help="B sequences decoding together (default 1): a weight VMM serves as many input "
+        "vectors per opened row as the global buffer holds; each sequence has its own KV cache",
+    )
+    p.add_argument(
+        "--prefill",
+        choices=("token", "gemm"),
+        default="token",
+        help="the prompt on PIM token by token (default, PIM-GPT's way) or as one batched "
+        "step (its matrix products as GEMMs: an opened row serves every prompt row the global "
+        "buffer holds)",
+    )
     _add_output_options(p)
     add_exactness_options(p)
     p.set_defaults(func=run)
@@ -130,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         log_capacity=capacity,
         max_context=args.max_context,
+        batch=args.batch,
+        batched_prefill=args.prefill == "gemm",
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

@@ -34,3 +34,14 @@ class PimsimInputError(Exception):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
+
+    def portable(self) -> str:
+        """The message with its file named without the directories above it (for results that
+        must not depend on where they were made: a sweep's rows)."""
+        if not self.file:
+            return str(self)
+        name = Path(self.file.split(" (with ")[0]).name
+        rest = self.file[len(self.file.split(" (with ")[0]) :]
+        return str(
+            PimsimInputError(self.detail, file=name + rest, key=self.key, expected=self.expected)
+        )

@@ -164,11 +164,13 @@ class ChannelModel:
         tile_rows: int = 0,
         tiles: int = 0,
         group: int = 0,
+        vectors: int = 1,
     ) -> ChannelRun:
         """All-bank GEMV program (see `kernel.run_gemv`); `fast=False` is command by command.
         The fast paths switch themselves off while the command log still has room. With
         `tile_rows` > 0, `ChannelRun.tile_end` holds (chunks, tiles) completion cycles.
-        `group` > 0: output-stationary (`kernel.run_gemv_grouped`), tiles are the groups."""
+        `group` > 0: output-stationary (`kernel.run_gemv_grouped`), tiles are the groups.
+        `vectors` > 1: a batch of input vectors served per opened row."""
         state = self.new_state() if state is None else state
         counters = self.new_counters()
         log, logn = log if log is not None else kernel.empty_log(log_capacity)
@@ -186,6 +188,7 @@ class ChannelModel:
             int(tiles),
             log,
             logn,
+            int(vectors),
         )
         self.check_progress(end)
         return ChannelRun(end, counters, log[: logn[0]], tile_end)

@@ -96,6 +96,7 @@ class PimSystem:
         self._last_index = sc + SC_LAST
         self._refresh = hw.dram.refresh != "none"
         self._tile_rows, self._tiles = 0, 0  # output tiles asked for by the running operator
+        self._vectors = 1  # input vectors per GEMV of the running operator (a batch)
         self._no_tiles = np.zeros(0, dtype=np.int64)
         self._tile_end = self._no_tiles  # of the last GEMV program run
 
@@ -106,16 +107,19 @@ class PimSystem:
         row_base: int = 0,
         tile_rows: int = 0,
         tiles: int = 0,
+        vectors: int = 1,
     ) -> OpRun:
         """Run one operator (a program per channel, rows relative to `row_base`) starting no
         earlier than `start_cycle` (channels still busy with earlier operators finish those
         first: each channel serves its programs in order). GEMV programs with `tile_rows` > 0
-        also report when each of `tiles` output tiles of each chunk was done (`OpRun`)."""
+        also report when each of `tiles` output tiles of each chunk was done (`OpRun`); with
+        `vectors` > 1 they serve that many input vectors per opened row (a batch)."""
         op_counters = np.zeros(N_COUNTERS, dtype=np.int64)
         self._catch_up(start_cycle, op_counters)
         end = start_cycle
         end_index = self._end_index
         self._tile_rows, self._tiles = tile_rows, tiles
+        self._vectors = vectors
         op_tiles = None
         new_classes: list[ChannelClass] = []
         for cls in self.classes:
@@ -183,7 +187,11 @@ class PimSystem:
             return self._kernel(program, state, start, channel, row_base)
         if program.requests is None:
             fold_row = base_row = row_base + program.first_row
-            identity = program.relative_key + self._tile_rows.to_bytes(4, "little")
+            identity = (
+                program.relative_key
+                + self._tile_rows.to_bytes(4, "little")
+                + self._vectors.to_bytes(4, "little")
+            )
         elif program.closes_all_first:
             fold_row, base_row = -2, row_base  # every open row is foreign
             identity = program.key[1]
@@ -263,6 +271,7 @@ class PimSystem:
                 self._tiles,
                 log,
                 logn,
+                self._vectors,
             )
             self._tile_end = tiles.ravel() if tiles is not None else self._no_tiles
         if end < 0:

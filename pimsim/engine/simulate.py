@@ -51,6 +51,7 @@ from pimsim.engine.units import (
 )
 from pimsim.engine.work import OperatorWorks
 from pimsim.mapping import ModelMapping
+from pimsim.workload.lowering import table_batch
 from pimsim.workload.table import deps_csr
 
 __all__ = [
@@ -145,7 +146,15 @@ def simulate(
     ops = Operators(hw, table)
     run = Run(env, ops, timeline_tokens, _progress_bar(ops.n, progress))
     pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
-    works = OperatorWorks(hw, mapping, stream=mode == "overlap")
+    batch = table_batch(table)
+    if mapping.sequences < batch:
+        raise PimsimInputError(
+            f"the table decodes {batch} sequences but the mapping holds KV caches for "
+            f"{mapping.sequences}",
+            key="--batch",
+            expected=f"a mapping made with sequences={batch}",
+        )
+    works = OperatorWorks(hw, mapping, stream=mode == "overlap", batch=batch)
     pim = PimUnit(hw, run, works, pim_system)
     vector, link = VectorUnit(run, pim), LinkUnit(run)
     if engine == "loop":

@@ -145,6 +145,7 @@ class PimUnit:
         self.tck_ps = round(hw.dram.tCK_ns * 1000)
         self.link_ps = round(hw.asic.link_latency_ns * 1000)
         self.tile_end: dict[int, np.ndarray] = {}  # operator -> (chunks, tiles) ps, streamed
+        self.pass_end: dict[int, list[int]] = {}  # batched VMM -> each pass's end (ps)
         self.dispatched: dict[int, simpy.Event] = {}  # for the vector unit's finishing work
         self.kind_counters: dict[str, np.ndarray] = {}
         self._work: dict[int, OperatorWork] = {}  # planned operators (overlap mode)
@@ -184,18 +185,22 @@ class PimUnit:
         tck = self.tck_ps
         first = -(-(now + self.link_ps) // tck)
         stream = work.streaming
-        repeats = int(o.ms[i]) if o.kinds[i] == "gemm" else 1
+        kind = o.kinds[i]
         cycle = first
-        for _ in range(repeats):  # (batched rows of a gemm: one GEMV after another)
+        weights = kind in ("vmm", "gemm")
+        passes = self._passes(i, kind, work)
+        ends = []
+        for programs, row_base, vectors in passes:
             run = self.pim.run(
-                work.programs,
-                cycle,
-                self.works.row_base_of(o.kinds[i], o.layers[i]),
+                programs,
+                cycle if weights else first,  # (a batch's attention: all sequences at once)
+                row_base,
                 stream.tile_rows if stream else 0,
                 stream.tiles if stream else 0,
+                vectors,
             )
             cycle = max(cycle, run.end_cycle)
-            kind = o.kinds[i]
+            ends.append(cycle * tck)
             if kind in self.kind_counters:
                 self.kind_counters[kind] += run.counters
             else:
@@ -203,11 +208,31 @@ class PimUnit:
             self.token_counters[o.tokens[i]] += run.counters
         if stream is not None:
             self.tile_end[i] = run.tile_end * tck
+        elif weights and len(passes) > 1 and work.finish_ps and self.works.stream:
+            self.pass_end[i] = ends  # (each pass's partial sums can be added once it ends)
         cols.dram_start[i] = first * tck
         cols.pim_end[i] = cycle * tck
         r.log(i, "link", now, first * tck)
         r.log(i, "pim", first * tck, cycle * tck)
         return cycle * tck
+
+    def _passes(self, i: int, kind: str, work: OperatorWork) -> list[tuple[list, int, int]]:
+        """(programs, row base, input vectors) of each run of operator i on the channels. A
+        weight VMM serves its m x batch input vectors as many per pass as the global buffer
+        holds, one pass after the other; an attention operator runs the sequences of each row
+        slot of the batch's KV caches at once, each on its channel group (`kv_place`)."""
+        o, works, batch = self.run.ops, self.works, self.works.batch
+        if kind in ("vmm", "gemm"):
+            rows = int(o.ms[i]) * batch
+            per_pass = works.vectors_per_pass(o.weights[i]) if rows > 1 else 1
+            full, rest = divmod(rows, per_pass)
+            counts = [per_pass] * full + ([rest] if rest else [])
+            return [(work.programs, 0, vectors) for vectors in counts]
+        layer, slots = o.layers[i], works.mapping.kv_slots
+        return [
+            (works.slot_programs(work, k), works.row_base_of(kind, layer, k), 1)
+            for k in range(slots)
+        ]
 
     def process(self, order: list[int]):
         """Overlap mode: each operator once its inputs are ready; its finishing work goes to
@@ -259,6 +284,9 @@ class VectorUnit:
         cols = self.run.cols
         pim_end = cols.pim_end[i]
         stream = work.streaming
+        pass_end = self.pim_unit.pass_end.pop(i, None)
+        if pass_end is not None:
+            return _pipelined(pass_end, work.finish_ps, free, pim_end)
         if stream is None or i not in self.pim_unit.tile_end:
             begin = max(free, pim_end)
             return begin, begin + work.finish_ps, 0
@@ -331,6 +359,18 @@ class VectorUnit:
                 yield from r.inputs(i)
                 yield from self.vector_op(i)
             r.finish(i)
+
+
+def _pipelined(pass_end: list[int], total_ps: int, free: int, pim_end: int):
+    """(start, end, hidden ps) of a batched VMM's sums when pass p's share (of `total_ps`,
+    split evenly) is added once the pass has ended and the previous share is done: the ASIC
+    adds one pass while the channels compute the next."""
+    share, extra = divmod(total_ps, len(pass_end))
+    t = free
+    for p, end in enumerate(pass_end):
+        t = max(t, end) + share + (1 if p < extra else 0)
+    exposed_from = max(free, pim_end)
+    return exposed_from, t, total_ps - (t - exposed_from)
 
 
 class LinkUnit:

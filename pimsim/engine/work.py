@@ -67,20 +67,23 @@ class OperatorWork:
 class OperatorWorks:
     """Builds (and caches) the `OperatorWork` of every PIM operator of a mapped model."""
 
-    def __init__(self, hw: HardwareConfig, mapping: ModelMapping, stream: bool) -> None:
+    def __init__(
+        self, hw: HardwareConfig, mapping: ModelMapping, stream: bool, batch: int = 1
+    ) -> None:
         self.hw = hw
         self.mapping = mapping
+        self.batch = batch  # sequences every operator serves (their own KV caches)
         self.stream = stream and hw.asic.reduction_tile_rows > 0
         pim = hw.pim
         self.lane_values = 1 if pim.adder_tree else pim.mac_lanes  # values per unit result
         self.cycle_ps = hw.asic.cycle_ps
         self._weights: dict[tuple[str, int], OperatorWork] = {}
         self._kv: dict[tuple, OperatorWork] = {}
-        self._row_bases = [kv.row_base for kv in mapping.kv]
+        self._row_bases = [kv.row_base for kv in mapping.kv]  # [layer * sequences + seq]
 
     def of(self, kind: str, layer: int, weight: str, context: int, m: int) -> OperatorWork:
         if kind in ("vmm", "gemm"):
-            rows = int(m) if kind == "gemm" else 1
+            rows = int(m) * self.batch  # input vectors: m rows of every sequence
             found = self._weights.get((weight, rows))
             if found is None:
                 found = self._weights[(weight, rows)] = self._weight(weight, rows)
@@ -95,9 +98,35 @@ class OperatorWorks:
             found = self._kv[key] = self._attention(kind, context, m)
         return found
 
-    def row_base_of(self, kind: str, layer: int) -> int:
-        """The row every program of an operator is relative to."""
-        return 0 if kind in ("vmm", "gemm") else self._row_bases[layer]
+    def row_base_of(self, kind: str, layer: int, slot: int = 0) -> int:
+        """The row every program of an operator (of one row slot of a batch's KV caches:
+        `ModelMapping.kv_place`) is relative to."""
+        if kind in ("vmm", "gemm"):
+            return 0
+        return self._row_bases[layer * self.mapping.kv_slots + slot]
+
+    def slot_programs(self, work: OperatorWork, slot: int) -> list[ChannelProgram]:
+        """An attention operator's programs for the sequences in row slot `slot`: each channel
+        group runs its sequence's (every slot but a partial last one runs all groups)."""
+        mapping = self.mapping
+        groups = min(mapping.kv_groups, self.batch - slot * mapping.kv_groups)
+        if groups == mapping.kv_groups:
+            return work.programs
+        return self._tiled(work.programs[: mapping.kv_channels], groups)
+
+    def _tiled(self, programs: list[ChannelProgram], groups: int) -> list[ChannelProgram]:
+        """One KV group's programs (over its channels) repeated for `groups` groups side by
+        side, the rest of the channels idle."""
+        if groups == 1 and len(programs) == self.mapping.geo.channels:
+            return programs
+        from pimsim.dram.programs import EMPTY
+
+        tiled = list(programs) * groups
+        return tiled + [EMPTY] * (self.mapping.geo.channels - len(tiled))
+
+    def vectors_per_pass(self, weight: str) -> int:
+        """Input vectors one pass of a weight VMM serves per opened row (`ModelMapping`)."""
+        return self.mapping.vectors_per_pass(weight)
 
     # -- weights -----------------------------------------------------------------------------
 
@@ -115,12 +144,16 @@ class OperatorWorks:
         # the unit's registers accumulate over the chunks; one per lane without an adder tree
         values = (1 if grouped else layout.partials) * self.lane_values
         cycles, ops = self._reduction(values, layout.out_features * rows)
-        streamed = self.stream and active and rows == 1
-        streaming = self._streaming(layout) if streamed else None
+        # streamed tile by tile when one pass serves every input vector (for each tile, the
+        # sums of all the pass's vectors); several passes pipeline pass by pass instead
+        one_pass = rows == 1 or (not grouped and rows <= self.mapping.vectors_per_pass(weight))
+        streamed = self.stream and active and one_pass
+        streaming = self._streaming(layout, rows) if streamed else None
         return OperatorWork(layout.programs, 0, active, cycles * self.cycle_ps, ops, streaming)
 
-    def _streaming(self, layout) -> Streaming | None:
-        """Passes of the tile-by-tile accumulation (None when there is nothing to add)."""
+    def _streaming(self, layout, vectors: int = 1) -> Streaming | None:
+        """Passes of the tile-by-tile accumulation of `vectors` input vectors' sums (None when
+        there is nothing to add)."""
         geo = self.mapping.geo
         tile_rows = self.hw.asic.reduction_tile_rows
         programs = [p for p in layout.programs if not p.is_empty]
@@ -139,7 +172,7 @@ class OperatorWorks:
             for j in range(tiles):
                 covered = sum(min(max(n - j * per_tile, 0), per_tile) for n in outputs)
                 # values in: covered x lanes; the first chunk's values start the sums
-                adds = covered * lane_values - (covered if k == 0 else 0)
+                adds = (covered * lane_values - (covered if k == 0 else 0)) * vectors
                 if adds > 0:
                     cycles = self.hw.asic.pipeline_latency_cycles + math.ceil(
                         adds / self.hw.asic.vector_lanes
@@ -206,14 +239,16 @@ class OperatorWorks:
                 0,
                 0,
             )
+        programs = self._tiled(programs, min(self.mapping.kv_groups, self.batch))
         active = any(not p.is_empty for p in programs)
+        batch = self.batch  # (every sequence's own attention, one after another on the ASIC)
         return OperatorWork(
             programs,
             0,
             active,
-            cycles * self.cycle_ps,
-            ops + held_ops,
-            parallel_ps=held_cycles * self.cycle_ps,
+            cycles * self.cycle_ps * batch,
+            (ops + held_ops) * batch,
+            parallel_ps=held_cycles * self.cycle_ps * batch,
         )
 
     def _reduction(self, values: int, outputs: int) -> tuple[int, int]:

@@ -10,6 +10,7 @@ their most compact candidate, largest saving per lost cycle first, until the mod
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,9 +32,35 @@ class ModelMapping:
     hw: HardwareConfig
     geo: Geometry
     matrices: dict[str, MatrixLayout]
-    kv: list[KvLayout]
+    kv: list[KvLayout]  # layer l, row slot k of a batch's KV caches: kv[l * kv_slots + k]
     rows_used: int
     candidate_cycles: dict[tuple, int] = field(default_factory=dict, repr=False)
+    sequences: int = 1  # sequences decoding together, each with its own KV cache
+    kv_groups: int = 1  # channel groups holding the KV caches of a batch side by side
+
+    @property
+    def kv_slots(self) -> int:
+        """KV regions stacked in the rows of each channel group (sequences / groups)."""
+        return -(-self.sequences // self.kv_groups)
+
+    @property
+    def kv_channels(self) -> int:
+        """Channels of one KV group (the KV layouts' own channel count)."""
+        return self.geo.channels // self.kv_groups
+
+    def kv_of(self, layer: int, slot: int = 0) -> KvLayout:
+        """The KV region of one layer in row slot `slot` (every group has it on its channels)."""
+        return self.kv[layer * self.kv_slots + slot]
+
+    def kv_place(self, sequence: int) -> tuple[int, int]:
+        """(channel group, row slot) of one sequence's KV cache."""
+        return sequence % self.kv_groups, sequence // self.kv_groups
+
+    def vectors_per_pass(self, weight: str) -> int:
+        """Input vectors a batched VMM over `weight` serves per opened row: as many of its
+        chunks as the whole global buffer holds (at least one)."""
+        width = int(self.matrices[weight].candidate.chunk_columns)
+        return max(1, max(self.geo.gb_total_columns, self.geo.gb_columns) // max(width, 1))
 
     def summary(self) -> dict:
         chosen = {}
@@ -63,16 +90,20 @@ def _candidates(geo: Geometry) -> list[MatrixCandidate]:
 ProgramCost = Callable[[Sequence[ChannelProgram]], int]
 
 
-def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> ModelMapping:
-    """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions.
-    `cost(programs)` gives the cycles a candidate layout's channel programs take (the exact
-    engine: `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
+def map_model(
+    hw: HardwareConfig, spec, max_context: int, cost: ProgramCost, sequences: int = 1
+) -> ModelMapping:
+    """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions
+    (of each of `sequences` sequences of a batch, each its own KV region). `cost(programs)`
+    gives the cycles a candidate layout's channel programs take (the exact engine:
+    `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
     from pimsim.workload import weight_matrices
 
     geo = Geometry.of(hw)
     shapes: dict[tuple[int, int], list[tuple[int, int, MatrixCandidate]]] = {}
     matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
-    _check_capacity_first(hw, spec, max_context, matrices, geo)
+    groups, kv_geo, slots = kv_grouping(geo, sequences)
+    _check_capacity_first(hw, spec, max_context, matrices, geo, sequences)
     for m in matrices:
         key = (m.out_features, m.in_features)
         if key in shapes:
@@ -85,7 +116,7 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
         shapes[key] = options
 
     choice = {key: 0 for key in shapes}
-    kv_rows = _kv_rows(geo, spec, max_context)
+    kv_rows = _kv_rows(geo, spec, max_context, sequences)
 
     def compact_weight_rows() -> int:
         return sum(min(o[1] for o in shapes[(m.out_features, m.in_features)]) for m in matrices)
@@ -111,7 +142,7 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
             if total_rows() <= hw.dram.organization.rows:
                 break
     if total_rows() > hw.dram.organization.rows:
-        raise _too_big(hw, spec, max_context, total_rows(), compact_weight_rows(), geo)
+        raise _too_big(hw, spec, max_context, total_rows(), compact_weight_rows(), geo, sequences)
 
     placed: dict[str, MatrixLayout] = {}
     row = 0
@@ -125,17 +156,30 @@ def map_model(hw: HardwareConfig, spec, max_context: int, cost: ProgramCost) -> 
         row += rows
     kv = []
     shared_programs: dict = {}  # every layer's KV programs are the same relative to its rows
-    for _ in range(spec.layers):
+    for _ in range(spec.layers * slots):
         layout = kv_layout(
-            geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row, shared_programs
+            kv_geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row, shared_programs
         )
         kv.append(layout)
         row += layout.rows_used
     costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
-    return ModelMapping(hw, geo, placed, kv, row, costs)
+    return ModelMapping(hw, geo, placed, kv, row, costs, sequences, groups)
 
 
-def _check_capacity_first(hw: HardwareConfig, spec, max_context: int, matrices, geo) -> None:
+def kv_grouping(geo: Geometry, sequences: int) -> tuple[int, Geometry, int]:
+    """How a batch's KV caches are placed: (channel groups, the geometry of one group, row
+    slots). Sequences go side by side on disjoint channel groups (their attention runs in
+    parallel, and a short cache does not take a whole row of every bank of every channel),
+    and stack in the rows of a group when there are more sequences than channels. One
+    sequence: one group of every channel (the single-sequence layout)."""
+    groups = max(1, min(sequences, geo.channels))
+    kv_geo = dataclasses.replace(geo, channels=geo.channels // groups)
+    return groups, kv_geo, -(-sequences // groups)
+
+
+def _check_capacity_first(
+    hw: HardwareConfig, spec, max_context: int, matrices, geo, sequences: int = 1
+) -> None:
     """Refuse, before costing any layout, a model whose bytes alone exceed the banks: no layout
     packs a matrix into fewer rows than its bytes fill (costing a huge model's layouts with the
     exact engine would take long only to fail)."""
@@ -145,19 +189,27 @@ def _check_capacity_first(hw: HardwareConfig, spec, max_context: int, matrices, 
     weight_rows = sum(
         -(-m.out_features * m.in_features * elem_bytes // row_bytes_all) for m in matrices
     )
-    rows = weight_rows + _kv_rows(geo, spec, max_context)
+    rows = weight_rows + _kv_rows(geo, spec, max_context, sequences)
     if rows > org.rows:
-        raise _too_big(hw, spec, max_context, rows, weight_rows, geo)
+        raise _too_big(hw, spec, max_context, rows, weight_rows, geo, sequences)
 
 
-def _too_big(hw: HardwareConfig, spec, max_context: int, rows: int, weight_rows: int, geo):
+def _too_big(
+    hw: HardwareConfig,
+    spec,
+    max_context: int,
+    rows: int,
+    weight_rows: int,
+    geo,
+    sequences: int = 1,
+):
     """The capacity error, with what would fit: a shorter KV reservation, or more channels."""
     org = hw.dram.organization
     fits = 0
     low, high = 1, max_context
     while low <= high:  # the longest reservation whose KV rows fit beside the weights
         mid = (low + high) // 2
-        if weight_rows + _kv_rows(geo, spec, mid) <= org.rows:
+        if weight_rows + _kv_rows(geo, spec, mid, sequences) <= org.rows:
             fits, low = mid, mid + 1
         else:
             high = mid - 1
@@ -165,10 +217,14 @@ def _too_big(hw: HardwareConfig, spec, max_context: int, rows: int, weight_rows:
     hint = f"; about {channels} channels would hold it"
     if fits:
         hint += f", or a KV reservation of at most {fits} positions (--max-context {fits})"
-    error = capacity_error(hw, rows, f"model {spec.name} with context {max_context}")
+    what = f"model {spec.name} with context {max_context}"
+    if sequences > 1:
+        what += f" for each of {sequences} sequences"
+    error = capacity_error(hw, rows, what)
     return type(error)(error.detail + hint, file=error.file, key=error.key, expected=error.expected)
 
 
-def _kv_rows(geo: Geometry, spec, max_context: int) -> int:
-    layout = kv_layout(geo, spec.heads, spec.kv_heads, spec.d_head, max_context, 0)
-    return layout.rows_used * spec.layers
+def _kv_rows(geo: Geometry, spec, max_context: int, sequences: int = 1) -> int:
+    _, kv_geo, slots = kv_grouping(geo, sequences)
+    layout = kv_layout(kv_geo, spec.heads, spec.kv_heads, spec.d_head, max_context, 0)
+    return layout.rows_used * spec.layers * slots

@@ -27,9 +27,10 @@ class Geometry:
     banks_per_unit: int
     columns: int  # column accesses per DRAM row
     elems_per_column: int  # operand elements per column access
-    gb_columns: int  # global-buffer capacity in columns
+    gb_columns: int  # global-buffer columns one input chunk may use (at most one row's)
     rows: int  # rows per bank
     result_registers: int = 1  # accumulators per MAC unit (> 1: output-stationary weights)
+    gb_total_columns: int = 0  # the whole global buffer in columns (chunks of a batch)
 
     @classmethod
     def of(cls, hw: HardwareConfig) -> Geometry:
@@ -44,6 +45,7 @@ class Geometry:
             gb_columns=max(1, min(org.columns, pim.global_buffer_bytes // org.access_bytes)),
             rows=org.rows,
             result_registers=pim.result_registers,
+            gb_total_columns=max(1, pim.global_buffer_bytes // org.access_bytes),
         )
 
     def width_of(self, elems: int) -> int:

@@ -4,6 +4,7 @@ Every function takes the rows as a pandas DataFrame, returns the matplotlib Figu
 (PNG, or SVG / PDF by suffix) when given a path; the same rows give the same bytes.
 """
 
+from pimsim.plots.batch import plot_batch
 from pimsim.plots.breakdown import plot_breakdown
 from pimsim.plots.common import select_rows
 from pimsim.plots.compare import plot_energy, plot_latency
@@ -12,6 +13,7 @@ from pimsim.plots.sweep import plot_sweep
 
 __all__ = [
     "load_results",
+    "plot_batch",
     "plot_breakdown",
     "plot_energy",
     "plot_latency",

@@ -24,6 +24,7 @@ from pimsim.engine.accounting import account
 from pimsim.engine.metrics import PS, bounds, token_times
 from pimsim.engine.simulate import UNIT_PIM, SimResult
 from pimsim.report.timeline import perfetto_trace
+from pimsim.workload.lowering import table_batch
 
 UNITS = ("pim", "vector", "link")
 
@@ -47,7 +48,10 @@ def build_report(
     times = token_times(sim, table)
     per_token_s = times.per_token_ps * PS
     energy = energy_breakdown(hw, table, sim, times)
-    energy_per_token = float(sum(energy["window_components"].values())) / times.window.tokens
+    batch = table_batch(table)
+    energy_per_token = (
+        float(sum(energy["window_components"].values())) / times.window.tokens / batch
+    )
     speedup = efficiency = None
     if baselines:
         speedup = {k: v["latency_s_per_token"] / per_token_s for k, v in baselines.items()}
@@ -61,6 +65,7 @@ def build_report(
         "gen_len": int(gen_len),
         "mode": sim.mode,
         "exactness": "exact" if exact else "fast",
+        **({"batch": batch} if batch > 1 else {}),
         "pim": _pim_section(hw, sim, table, timing, times, energy, mapping_summary),
         "baselines": baselines,
         "speedup": speedup,
@@ -75,21 +80,26 @@ def _pim_section(hw, sim, table, timing, times, energy, mapping_summary) -> dict
     energy_j = float(sum(energy["components"].values()))
     window_j = float(sum(energy["window_components"].values()))
     tokens = times.window.tokens
+    batch = table_batch(table)  # a step yields one token of each sequence
     steps = times.step_ps * PS
     phase = "decode" if times.window.decode else "last_prompt_step"
     latency_s = sim.end_ps * PS
-    energy_per_token = window_j / tokens
+    energy_per_token = window_j / tokens / batch
     return {
         "clock_hz": hw.dram.clock_hz,
         "cycles": int(round(sim.end_ps / (hw.dram.tCK_ns * 1000))),
         "latency_s": latency_s,
         "latency_s_per_token": per_token_s,
-        "tokens_per_s": 1.0 / per_token_s if per_token_s else 0.0,
+        "tokens_per_s": batch / per_token_s if per_token_s else 0.0,
         "ttft_s": times.ttft_ps * PS,
         "tpot_s": per_token_s,
         "tpot_p50_s": float(np.percentile(steps, 50)),
         "tpot_p99_s": float(np.percentile(steps, 99)),
-        "per_token_window": {"steps": phase, "tokens": tokens},
+        "per_token_window": {
+            "steps": phase,
+            "tokens": tokens,
+            **({"sequences": batch} if batch > 1 else {}),
+        },
         "prefill_s": times.ttft_ps * PS,
         "energy_j": energy_j,
         "energy_j_per_token": energy_per_token,

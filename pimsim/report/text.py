@@ -18,8 +18,11 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     lines = [
         f"pimsim run: {report['model']['name']} ({report['model']['params'] / 1e6:.0f} M params) "
         f"on {hw.name}, prompt {report['prompt_len']}, generate {report['gen_len']}, "
-        f"{report['mode']} mode, {report['exactness']}",
-        f"  latency / token     {_si(pim['tpot_s'])}   ({pim['tokens_per_s']:.1f} tokens/s; "
+        f"{report['mode']} mode, {report['exactness']}"
+        + (f", batch {report['batch']}" if report.get("batch", 1) > 1 else ""),
+        f"  latency / token     {_si(pim['tpot_s'])}   ({pim['tokens_per_s']:.1f} tokens/s"
+        + (" of the batch" if report.get("batch", 1) > 1 else "")
+        + "; "
         f"p50 {_si(pim['tpot_p50_s'])}, p99 {_si(pim['tpot_p99_s'])}"
         + (", the one token's step)" if pim["per_token_window"]["steps"] != "decode" else ")"),
         f"  first token         {_si(pim['ttft_s'])}  (TTFT: prompt of {report['prompt_len']})",
@@ -80,7 +83,7 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
             label = f"{key.upper()} ({base.get('label', base['name'])})"
             lines.append(
                 f"  {label:<26}{_si(base['latency_s_per_token']):>15}"
-                f"{1 / base['latency_s_per_token']:>11.1f}"
+                f"{base['tokens_per_s']:>11.1f}"
                 f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
                 f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
             )

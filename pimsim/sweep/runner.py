@@ -42,7 +42,8 @@ def run_point(spec_raw: dict, source: str, index: int, point: dict[str, Any]) ->
             row = result_row(hw, model, **options)
             row = {**head, **row, "status": "ok"}
         except PimsimInputError as exc:  # e.g. the model does not fit this point's hardware
-            row = {**head, "model": model, "hw_sha256": hw.sha256, "status": f"error: {exc}"}
+            status = f"error: {exc.portable()}"  # (no absolute paths in results)
+            row = {**head, "model": model, "hw_sha256": hw.sha256, "status": status}
         rows.append(row)
     return rows
 

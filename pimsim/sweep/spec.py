@@ -31,8 +31,8 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import read_yaml
 
 SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
-RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context")
-RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context")
+RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context", "batch")
+RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context", "batch")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class SweepSpec:
     def run_options(self, point: dict[str, Any]) -> dict[str, Any]:
         keys = ("prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context")
         options = {k: self.run.get(k) for k in keys}
+        options["batch"] = self.run.get("batch", 1)
         options.update({k: v for k, v in point.items() if k in RUN_AXES})
         return options
 
@@ -235,7 +236,7 @@ def validate(spec: SweepSpec) -> None:
 
 def _check_lengths(spec: SweepSpec, models: list) -> None:
     """Every point's prompt and generation lengths against every model's context."""
-    from pimsim.workload.lowering import check_lengths
+    from pimsim.workload.lowering import check_batch, check_lengths
 
     for point in spec.points():
         options = spec.run_options(point)
@@ -243,6 +244,7 @@ def _check_lengths(spec: SweepSpec, models: list) -> None:
             try:
                 check_lengths(model, options["prompt_len"], options["gen_len"])
                 _check_reservation(model, options, point)
+                check_batch(options["batch"], key="batch")
             except PimsimInputError as exc:
                 where = f"axes.{exc.key}" if exc.key in point else f"run.{exc.key}"
                 raise _fail(

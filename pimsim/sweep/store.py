@@ -35,6 +35,9 @@ from pimsim.sweep.spec import SweepSpec
 RECOVER = "delete that line (its point is run again) or the whole file to start over"
 
 
+GENERATION = ".generation"  # counts the writes to results.csv (see ResultsStore._remember)
+
+
 @contextmanager
 def locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on `folder` (its `.lock` file) for the block's duration."""
@@ -67,7 +70,9 @@ class ResultsStore:
         self.points = spec.points()
         self.rows: dict[tuple[int, str], dict] = {}
         self.header: list[str] = []
-        self._written: tuple[int, int] | None = None  # (mtime_ns, size) of our last write
+        # the table's generation after our last write (DIR/.generation, bumped by every write
+        # under the lock: a file's size and coarse mtime can repeat after another's write)
+        self._written: tuple[int, int, int] | None = None
         with locked(self.out):
             self._check_or_write_meta()
             remove_stale_temporaries(self.out)
@@ -131,8 +136,7 @@ class ResultsStore:
         their text."""
         if not self.csv.exists():
             return
-        stat = self.csv.stat()
-        if self._written == (stat.st_mtime_ns, stat.st_size):
+        if self._written is not None and self._written == self._stamp():
             return
         header, rows = read_results(self.csv, self.spec)
         for row in rows:
@@ -148,6 +152,11 @@ class ResultsStore:
         table's, else the table is rewritten."""
         with locked(self.out):
             self._merge_disk()
+            # a point another sweep into the same DIR finished first keeps its rows (the
+            # same results): appending ours would leave it twice in the table
+            rows = [r for r in rows if (int(r["point"]), str(r["model"])) not in self.rows]
+            if not rows:
+                return
             for row in rows:
                 self.rows[(int(row["point"]), str(row["model"]))] = row
             header = list(dict.fromkeys([*self.header, *table.columns_of(rows)]))
@@ -187,9 +196,23 @@ class ResultsStore:
             raise PimsimInputError(f"cannot write: {exc.strerror}", file=self.csv) from None
         self._remember()
 
-    def _remember(self) -> None:
+    def _stamp(self) -> tuple[int, int, int]:
+        """(generation, size, inode) of the table as it is now."""
+        try:
+            generation = int((self.out / GENERATION).read_text() or 0)
+        except (OSError, ValueError):
+            generation = -1
         stat = self.csv.stat()
-        self._written = (stat.st_mtime_ns, stat.st_size)
+        return generation, stat.st_size, stat.st_ino
+
+    def _remember(self) -> None:
+        """After our write (under the lock): bump the generation and keep the stamp."""
+        try:
+            generation = int((self.out / GENERATION).read_text() or 0)
+        except (OSError, ValueError):
+            generation = 0
+        atomic_write_text(self.out / GENERATION, f"{generation + 1}\n")
+        self._written = self._stamp()
 
     def _parquet(self, text: str) -> None:
         try:

@@ -8,8 +8,9 @@ Spec kinds (keys besides `kind`):
   `pimsim.validation.traces`, or a trace file's path), `mapping`, `metric` (cycles |
   mean_read_latency_cycles | row_hits): `pimsim replay`;
 - `baseline`: `device` (gpu | cpu), `name` (NAME[:RUNTIME]), `model`, `context` (decode: the
-  step attending over `context` positions) or `prompt` (prefill: one batched pass),
-  `metric` (s_per_token | j_per_token);
+  step attending over `context` positions) or `prompt` (prefill: one batched pass), `batch`
+  (sequences decoding together, default 1: s_per_token is then a step's time, j_per_token a
+  step's energy over the batch), `metric` (s_per_token | j_per_token);
 - `run`: `hw`, `set` (hardware keys, or `gpu.KEY=V` / `cpu.KEY=V` for the baselines), `model`,
   `prompt_len`, `gen_len`, `mode`, `gpu`, `cpu`, `metric` (a dotted key path into the
   pimsim.report.v1 report, e.g. `pim.row_hit_rate`); `over`: a second key path of the same
@@ -109,16 +110,20 @@ class Evaluator:
         metric = self._metric(spec, ("s_per_token", "j_per_token"))
         device = load_device(spec["device"], spec["name"], spec.get("set"))
         model = resolve_model(_path_or_name(spec["model"]))
+        batch = int(spec.get("batch", 1))  # sequences in lockstep (per-token: per step)
         if "prompt" in spec:
-            key = ("prefill", spec["model"], spec["prompt"])
+            key = ("prefill", spec["model"], spec["prompt"], batch)
             table = self._cached(
-                key, lambda: lower(model, int(spec["prompt"]), 1, batched_prefill=True)
+                key,
+                lambda: lower(model, int(spec["prompt"]), 1, batched_prefill=True, batch=batch),
             )
             result = evaluate(device, table)
             return result.total_s if metric == "s_per_token" else result.total_j
         context = int(spec["context"])
-        key = ("decode", spec["model"], context)
-        table = self._cached(key, lambda: lower(model, prompt_len=context - 1, gen_len=2))
+        key = ("decode", spec["model"], context, batch)
+        table = self._cached(
+            key, lambda: lower(model, prompt_len=context - 1, gen_len=2, batch=batch)
+        )
         result = evaluate(device, table)
         return result.latency_s_per_token if metric == "s_per_token" else result.energy_j_per_token
 

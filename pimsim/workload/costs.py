@@ -22,6 +22,8 @@ Conventions (per op; `m` rows = tokens processed together, `B` = bytes per eleme
 - Bytes = parameters read (`weight_bytes`: matrix + bias, norm gains, embedding rows)
   + KV cache read or written (`kv_bytes`) + activations read and written once each.
   A KV-cache read is counted once per op, not once per query row.
+- A batch of sequences decoding together (`batch`): everything per sequence times the batch,
+  except the weights, which one pass serves to all of them.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def score_pairs(m: np.ndarray, context: np.ndarray) -> np.ndarray:
 
 
 def op_costs(
-    cols: Mapping[str, np.ndarray], param_elems: np.ndarray, bytes_per_element: int
+    cols: Mapping[str, np.ndarray],
+    param_elems: np.ndarray,
+    bytes_per_element: int,
+    batch: int = 1,
 ) -> dict[str, np.ndarray]:
-    """`flops`, `bytes`, `weight_bytes`, `kv_bytes` (int64 arrays) for the ops in `cols`.
+    """`flops`, `bytes`, `weight_bytes`, `kv_bytes` (int64 arrays) for the ops in `cols`, each
+    op serving `batch` sequences in lockstep (`m` rows each): FLOPs, activations and the KV
+    cache scale with the batch, weights (matrices, biases, norm gains) are read once for all
+    sequences; each sequence reads its own embedding rows.
 
     `cols["kind_code"]` indexes `table.KINDS`; `param_elems` holds, per op, the parameter
     elements it reads: matrix + bias for a matrix product, gains for a norm, embedding-table
@@ -101,6 +109,10 @@ def op_costs(
     flops[i] = SOFTMAX_FLOPS * heads[i] * pairs
     act[i] = 2 * heads[i] * pairs
 
+    if batch > 1:
+        flops, act, kvb = flops * batch, act * batch, kvb * batch
+        embed = where("embed")
+        wb[embed] *= batch
     return {
         "flops": flops,
         "bytes": wb + kvb + act * B,

@@ -36,7 +36,7 @@ from pimsim.workload.graph import (
 )
 from pimsim.workload.params import qualified_name
 from pimsim.workload.spec import ModelSpec
-from pimsim.workload.table import TRACE_SCHEMA, make_op_table
+from pimsim.workload.table import MAX_BATCH, TRACE_SCHEMA, make_op_table
 
 _NO_DEP = -9  # padding in the local dependency array
 
@@ -250,13 +250,29 @@ def _expand(
     return cols, deps
 
 
+def check_batch(batch: object, key: str = "--batch") -> int:
+    """The batch size as an int, or `PimsimInputError` naming `key`."""
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
+        raise PimsimInputError(f"got {batch!r}", key=key, expected="an integer >= 1")
+    if not 1 <= batch <= MAX_BATCH:
+        raise PimsimInputError(f"got {batch}", key=key, expected=f"1 .. {MAX_BATCH}")
+    return int(batch)
+
+
 def lower(
-    spec: ModelSpec, prompt_len: int = 1, gen_len: int = 8, batched_prefill: bool = False
+    spec: ModelSpec,
+    prompt_len: int = 1,
+    gen_len: int = 8,
+    batched_prefill: bool = False,
+    batch: int = 1,
 ) -> pd.DataFrame:
     """Operator table (one row per op, columns `table.COLUMN_NAMES`) for generating `gen_len`
-    tokens after a `prompt_len`-token prompt. `table.attrs` carries the trace header fields
-    (schema, model spec dict, prompt_len, gen_len, batched_prefill) for `write_trace`."""
+    tokens after a `prompt_len`-token prompt, for each of `batch` sequences decoding in
+    lockstep (every op serves all of them: `m` rows per sequence; its costs cover the batch).
+    `table.attrs` carries the trace header fields (schema, model spec dict, prompt_len,
+    gen_len, batched_prefill, and batch when > 1) for `write_trace`."""
     check_lengths(spec, prompt_len, gen_len)
+    batch = check_batch(batch)
     prompt_len, gen_len = int(prompt_len), int(gen_len)
     if batched_prefill and spec.sliding_window and prompt_len > spec.sliding_window:
         raise PimsimInputError(
@@ -292,7 +308,7 @@ def lower(
     deps = np.concatenate(
         [np.pad(d, ((0, 0), (0, width - d.shape[1])), constant_values=-1) for d in dep_parts]
     )
-    costs = op_costs(cols, cols["param_elems"], spec.bytes_per_element)
+    costs = op_costs(cols, cols["param_elems"], spec.bytes_per_element, batch)
     name_arr = names.array()
     total = len(cols["m"])
     present = deps >= 0
@@ -310,21 +326,30 @@ def lower(
         **costs,
     }
     table = make_op_table(table_cols, present.sum(axis=1), deps[present])
-    table.attrs.update(trace_header_fields(spec, prompt_len, gen_len, batched_prefill))
+    table.attrs.update(trace_header_fields(spec, prompt_len, gen_len, batched_prefill, batch))
     return table
 
 
 def trace_header_fields(
-    spec: ModelSpec, prompt_len: int, gen_len: int, batched_prefill: bool
+    spec: ModelSpec, prompt_len: int, gen_len: int, batched_prefill: bool, batch: int = 1
 ) -> dict[str, object]:
-    """The run description stored in `table.attrs` and in a trace file's header."""
-    return {
+    """The run description stored in `table.attrs` and in a trace file's header (`batch` only
+    when more than one sequence decodes: a batch-1 trace has the header it always had)."""
+    fields: dict[str, object] = {
         "schema": TRACE_SCHEMA,
         "model": spec.header_dict(),
         "prompt_len": int(prompt_len),
         "gen_len": int(gen_len),
         "batched_prefill": bool(batched_prefill),
     }
+    if batch > 1:
+        fields["batch"] = int(batch)
+    return fields
+
+
+def table_batch(table: pd.DataFrame) -> int:
+    """Sequences every op of `table` serves (its `attrs`; 1 for a table without a batch)."""
+    return int(table.attrs.get("batch", 1))
 
 
 def trace_spec(table: pd.DataFrame) -> ModelSpec:

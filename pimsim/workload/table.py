@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 TRACE_SCHEMA = "pimsim.trace.v1"
+MAX_BATCH = 4096  # sequences decoding together (far beyond any serving batch of one device)
 PHASES = ("prefill", "decode")
 
 # (column, python type) in table order.

@@ -10,7 +10,7 @@ from pimsim.core.dtypes import DTYPE_BYTES
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.kinds import KINDS
 from pimsim.workload.spec import ModelSpec
-from pimsim.workload.table import TRACE_SCHEMA
+from pimsim.workload.table import MAX_BATCH, TRACE_SCHEMA
 
 ENCODINGS = ("auto", "plain", "compact")
 AUTO_COMPACT_MIN_OPS = 100_000  # `auto` writes plain below this many ops, compact above
@@ -36,6 +36,9 @@ def _check_header(header: dict[str, Any], path: Path) -> ModelSpec:
             raise _err(1, key, f"must be a non-negative integer, got {value!r}", path)
     if not isinstance(header["batched_prefill"], bool):
         raise _err(1, "batched_prefill", "must be true or false", path)
+    batch = header.get("batch", 1)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_BATCH:
+        raise _err(1, "batch", f"got {batch!r}", path, f"an integer in 1..{MAX_BATCH} (optional)")
     model = header["model"]
     if not isinstance(model, dict):
         raise _err(1, "model", "must be an object (the model spec)", path)

@@ -172,4 +172,6 @@ def read_trace(path: str | Path) -> pd.DataFrame:
     table = make_op_table(cols, counts, flat)
     check_against_model(table, _check_header(header, path), lines, path)
     table.attrs.update({k: header[k] for k in HEADER_KEYS if k != "n_ops"})
+    if header.get("batch", 1) > 1:  # (optional: sequences decoding together)
+        table.attrs["batch"] = header["batch"]
     return table

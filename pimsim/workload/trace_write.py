@@ -52,6 +52,8 @@ def write_trace(table: pd.DataFrame, path: str | Path, *, encoding: str = "auto"
         "encoding": encoding,
         "columns": list(COLUMN_NAMES),
     }
+    if table.attrs.get("batch", 1) > 1:
+        header["batch"] = int(table.attrs["batch"])
     lines = _plain_lines(table) if encoding == "plain" else _compact_lines(table)
     path = Path(path)
     _atomic_write_lines(path, chain([json.dumps(header) + "\n"], lines), gz=_is_gz_name(path))

@@ -353,3 +353,47 @@ def test_analysis_scripts(tmp_path, compare_rows, sweep_rows, monkeypatch):
     module = importlib.import_module("breakdown")
     assert module.main([str(tmp_path / "missing.csv"), "-o", str(tmp_path / "b.png")]) == 2
     sys.modules.pop("breakdown")
+
+
+def _batch_rows() -> pd.DataFrame:
+    """Rows of a batch sweep: PIM flat (MAC-bound), the GPU linear in the batch until it
+    passes PIM at batch 8; the last batch did not fit."""
+    rows = []
+    for b in (1, 2, 4, 8, 16):
+        rows.append(
+            {
+                "model": "m",
+                "hw": "gddr6_aim",
+                "batch": b,
+                "status": "ok" if b < 16 else "error: does not fit",
+                "pim_latency_s_per_token": b / 1000.0,  # 1000 tokens/s at every batch
+                "pim_energy_j_per_token": 0.05,
+                "gpu_name": "H200-SXM",
+                "gpu_latency_s_per_token": 1 / 200.0,  # 200 x b tokens/s
+                "gpu_energy_j_per_token": 2.0 / b,
+                "cpu_name": "Xeon-Gold-6154",
+                "cpu_latency_s_per_token": 0.3,
+                "cpu_energy_j_per_token": 40.0 / b,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_batch_figure_marks_where_the_gpu_passes_pim(tmp_path):
+    from pimsim.plots import plot_batch
+
+    path = tmp_path / "batch.png"
+    fig = plot_batch(_batch_rows(), path)
+    assert _is_png(path)
+    top, bottom = fig.axes
+    pim, gpu, cpu = top.get_lines()[:3]
+    assert list(pim.get_xdata()) == [1, 2, 4, 8]  # the row with an error is left out
+    assert np.allclose(pim.get_ydata(), 1000.0) and np.allclose(
+        gpu.get_ydata(), [200, 400, 800, 1600]
+    )
+    marks = [t.get_text() for t in top.texts]
+    assert marks == [" GPU ahead from batch 8"]
+    assert np.allclose(bottom.get_lines()[1].get_ydata(), [2000, 1000, 500, 250])  # mJ
+    with pytest.raises(PimsimInputError, match="one model"):
+        plot_batch(pd.concat([_batch_rows(), _batch_rows().assign(model="n")]))
+    assert main(["plot", str(tmp_path / "none.csv"), "--kind", "batch", "-o", "x.png"]) == 2

@@ -121,9 +121,26 @@ def _fast_forward(tab, st, ct, current_row, now, seen, seen_at, seen_ct, availab
 
 @njit(cache=True)
 def run_gemv(
-    tab, st, ct, chunks, row_base, segments_per_unit, start, fast, tile_rows, tile_end, log, logn
+    tab,
+    st,
+    ct,
+    chunks,
+    row_base,
+    segments_per_unit,
+    start,
+    fast,
+    tile_rows,
+    tile_end,
+    log,
+    logn,
+    vectors=1,
 ):
-    """All-bank PIM GEMV on one channel.
+    """All-bank PIM GEMV on one channel, over `vectors` input vectors at once.
+
+    Batched (`vectors` > 1): the global buffer holds every vector's chunk (`vectors` x width
+    columns written), and each segment is MACed once per vector (its results read after each,
+    one accumulator per unit), so an opened row serves every vector before it closes: MAC and
+    RDMAC commands scale with `vectors`, activations do not.
 
     chunks: rows (width_columns, slots_per_row, first_row, slot_pitch_columns), rows relative
     to `row_base`. For each chunk:
@@ -208,7 +225,7 @@ def run_gemv(
             open_row(tab, st, ct, MAC16, 0, first_row, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
-        _fill_buffer(tab, st, ct, width, fast, start, log, logn)
+        _fill_buffer(tab, st, ct, width * vectors, fast, start, log, logn)
         per_row = slots * unit
         seg = 0
         row = first_row
@@ -248,12 +265,14 @@ def run_gemv(
                 for parity in range(unit):
                     if seg >= segments_per_unit:
                         break
-                    close = closed and seg == last_seg_in_row
-                    if not _mac_segment(
-                        tab, st, ct, parity, row, s * pitch, width, close, fast, start, log, logn
-                    ):
-                        return -1
-                    _read_results(tab, st, ct, fast, start, log, logn)
+                    for v in range(vectors):  # (each vector's pass of the open row)
+                        close = closed and seg == last_seg_in_row and v == vectors - 1
+                        column = s * pitch
+                        if not _mac_segment(
+                            tab, st, ct, parity, row, column, width, close, fast, start, log, logn
+                        ):
+                            return -1
+                        _read_results(tab, st, ct, fast, start, log, logn)
                     seg += 1
             row += 1
             if n_tiles and (row - first_row) % tile_rows == 0:
@@ -319,22 +338,54 @@ def run_gemv_grouped(
 
 
 def gemv_program(
-    tab, st, ct, chunks, row_base, segments, group, start, fast, tile_rows, tiles, log, logn
+    tab,
+    st,
+    ct,
+    chunks,
+    row_base,
+    segments,
+    group,
+    start,
+    fast,
+    tile_rows,
+    tiles,
+    log,
+    logn,
+    vectors=1,
 ) -> tuple[int, np.ndarray | None]:
-    """Run a GEMV program with the kernel its form needs (`group` > 0: output-stationary);
-    returns (end cycle or a negative stall code, completion cycle of each output tile as a
-    (chunks, tiles) array, or None without `tile_rows`). Tiles of an output-stationary GEMV
-    are its segment groups (one row of the array)."""
+    """Run a GEMV program over `vectors` input vectors with the kernel its form needs
+    (`group` > 0: output-stationary); returns (end cycle or a negative stall code, completion
+    cycle of each output tile as a (chunks, tiles) array, or None without `tile_rows`). Tiles
+    of an output-stationary GEMV are its segment groups (one row of the array).
+
+    An output-stationary GEMV keeps its registers for one vector's outputs, so it serves a
+    batch one vector after another (no row is shared between vectors)."""
     if group > 0:
         tile_end = np.zeros(tiles if tile_rows > 0 else 0, dtype=np.int64)
-        end = run_gemv_grouped(
-            tab, st, ct, chunks, row_base, segments, group, start, fast, tile_end, log, logn
-        )
+        end = 0
+        for _ in range(vectors):
+            end = run_gemv_grouped(
+                tab, st, ct, chunks, row_base, segments, group, start, fast, tile_end, log, logn
+            )
+            if end < 0:
+                break
         shape = (1, -1)
     else:
         tile_end = np.zeros(len(chunks) * tiles if tile_rows > 0 else 0, dtype=np.int64)
         end = run_gemv(
-            tab, st, ct, chunks, row_base, segments, start, fast, tile_rows, tile_end, log, logn
+            tab,
+            st,
+            ct,
+            chunks,
+            row_base,
+            segments,
+            start,
+            fast,
+            tile_rows,
+            tile_end,
+            log,
+            logn,
+            vectors,
         )
         shape = (len(chunks), -1)
     return int(end), (tile_end.reshape(shape) if tile_rows > 0 else None)
