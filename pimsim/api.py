@@ -126,12 +126,14 @@ def simulate(
     max_context: int | None = None,
     batch: int = 1,
     batched_prefill: bool = False,
+    dtype: str | None = None,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
     `pimsim run`: `gpu="H200-SXM:graph"`, `mode="serial"`, `exact=True`, `max_context=N` to
     reserve the KV cache for N positions instead of the model's whole context, `batch=B`
-    sequences decoding together, `batched_prefill=True` for the prompt as one GEMM step)."""
+    sequences decoding together, `batched_prefill=True` for the prompt as one GEMM step,
+    `dtype="int8"` for the model's elements on units that multiply int8)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -149,6 +151,7 @@ def simulate(
             max_context=max_context,
             batch=batch,
             batched_prefill=batched_prefill,
+            dtype=dtype,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

@@ -54,6 +54,7 @@ def prepare_run(
     max_context: int | None = None,
     batch: int = 1,
     batched_prefill: bool = False,
+    dtype: str | None = None,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
     cache is reserved for the model's whole context, or for `max_context` positions, for each
@@ -82,9 +83,16 @@ def prepare_run(
                 key="--batch",
                 expected="the trace's own batch (lower it again with --batch)",
             )
+        if dtype is not None and dtype != spec.dtype:
+            raise PimsimInputError(
+                f"the trace's operators are {spec.dtype}; --dtype cannot change them",
+                file=trace,
+                key="--dtype",
+                expected=f"{spec.dtype} (or lower the model again with that dtype)",
+            )
         source = trace
     else:
-        spec = resolve_model(model)
+        spec = _with_dtype(resolve_model(model), dtype)
         table = lower(
             spec,
             prompt_len=prompt_len,
@@ -94,6 +102,7 @@ def prepare_run(
         )
         source = model
     check_kinds(table, set(VECTOR_KINDS), source)
+    _check_mac_dtype(hw, spec)
     # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
     context = prompt_len + gen_len - 1
     if context > spec.max_context_tokens:
@@ -108,6 +117,39 @@ def prepare_run(
     reserved = spec.kv_positions(_kv_reservation(spec, context, max_context))
     mapping = map_model(hw, spec, reserved, ProgramCycles(hw), sequences=table_batch(table))
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
+
+
+def _with_dtype(spec, dtype: str | None):
+    """The model with its weights, KV cache and activations in `dtype` (None: its own)."""
+    import dataclasses
+
+    from pimsim.core.dtypes import DTYPE_BYTES
+
+    if dtype is None:
+        return spec
+    if dtype not in DTYPE_BYTES:
+        raise PimsimInputError(
+            f"got {dtype!r}", key="--dtype", expected="one of " + ", ".join(DTYPE_BYTES)
+        )
+    return dataclasses.replace(spec, dtype=dtype)
+
+
+def _check_mac_dtype(hw: HardwareConfig, spec) -> None:
+    """The MAC units must multiply elements as wide as the model's: the layout packs
+    `pim.dtype` elements per column access. Same-width formats (a bf16 model on fp16 units)
+    run as the unit's format, with the same bytes, rows and commands."""
+    from pimsim.core.dtypes import DTYPE_BYTES
+
+    if DTYPE_BYTES[spec.dtype] == hw.pim.dtype_bytes:
+        return
+    raise PimsimInputError(
+        f"the model's elements are {spec.dtype} ({DTYPE_BYTES[spec.dtype]} B) but the MAC "
+        f"units multiply {hw.pim.dtype} ({hw.pim.dtype_bytes} B)",
+        file=hw.source,
+        key="pim.dtype",
+        expected=f"a unit that runs {spec.dtype} (--set pim.dtype={spec.dtype}, and "
+        "pim.mac_lanes for its width) or --dtype of the unit's width",
+    )
 
 
 def _kv_reservation(spec, positions: int, max_context: int | None) -> int:
@@ -180,6 +222,7 @@ def run(
     max_context: int | None = None,
     batch: int = 1,
     batched_prefill: bool = False,
+    dtype: str | None = None,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
@@ -196,6 +239,7 @@ def run(
         max_context=max_context,
         batch=batch,
         batched_prefill=batched_prefill,
+        dtype=dtype,
     )
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
     report = full_report(
@@ -223,6 +267,7 @@ def result_row(
     baseline_overrides: dict[str, dict] | None = None,
     max_context: int | None = None,
     batch: int = 1,
+    dtype: str | None = None,
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
@@ -239,6 +284,7 @@ def result_row(
         with_mapping_summary=False,
         max_context=max_context,
         batch=batch,
+        dtype=dtype,
         progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)

@@ -62,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reserve the KV cache for N positions (default: the model's whole context; at "
         "least prompt + generated - 1)",
     )
+    _add_run_shape_options(p)
+    _add_output_options(p)
+    add_exactness_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
+    """How the model runs: the batch, the prompt's treatment, the element type."""
     p.add_argument(
         "--batch",
         type=int,
@@ -71,6 +79,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "vectors per opened row as the global buffer holds; each sequence has its own KV cache",
     )
     p.add_argument(
+        "--dtype",
+        default=None,
+        metavar="DTYPE",
+        help="the model's weights, KV cache and activations in DTYPE (bf16, fp16, fp32, fp8, "
+        "int8; default the model's own): bytes, DRAM rows and MAC commands follow; the MAC "
+        "units must multiply elements that wide (pim.dtype, pim.mac_lanes)",
+    )
+    p.add_argument(
         "--prefill",
         choices=("token", "gemm"),
         default="token",
@@ -78,9 +94,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "step (its matrix products as GEMMs: an opened row serves every prompt row the global "
         "buffer holds)",
     )
-    _add_output_options(p)
-    add_exactness_options(p)
-    p.set_defaults(func=run)
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -148,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         max_context=args.max_context,
         batch=args.batch,
         batched_prefill=args.prefill == "gemm",
+        dtype=args.dtype,
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

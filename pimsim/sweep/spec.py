@@ -31,8 +31,18 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import read_yaml
 
 SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
-RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context", "batch")
-RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context", "batch")
+RUN_KEYS = (
+    "models",
+    "prompt_len",
+    "gen_len",
+    "mode",
+    "gpu",
+    "cpu",
+    "max_context",
+    "batch",
+    "dtype",
+)
+RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context", "batch", "dtype")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class SweepSpec:
         keys = ("prompt_len", "gen_len", "mode", "gpu", "cpu", "max_context")
         options = {k: self.run.get(k) for k in keys}
         options["batch"] = self.run.get("batch", 1)
+        options["dtype"] = self.run.get("dtype")
         options.update({k: v for k, v in point.items() if k in RUN_AXES})
         return options
 
