@@ -41,3 +41,21 @@ def test_bench_run_gpt2_xl_1024_tokens(benchmark, tmp_path):
     report = json.loads(out.read_text())
     benchmark.extra_info["simulated_ms_per_token"] = report["pim"]["latency_s_per_token"] * 1e3
     assert report["gen_len"] == 1024
+
+
+def test_bench_run_batched_llama_3_8b(benchmark):
+    """Batched decode: Llama-3-8B, 16 sequences, 32 tokens, on 64 GDDR6-AiM channels with a
+    16-chunk global buffer (issue 15's figure is 1024 tokens: `pimsim run --hw gddr6_aim
+    --model llama-3-8b --batch 16 --gen-len 1024 --max-context 1024 --set dram.channels=64
+    --set pim.global_buffer_bytes=32768 --set asic.sram_bytes=33554432`)."""
+    sets = ["dram.channels=64", "pim.global_buffer_bytes=32768", "asic.sram_bytes=33554432"]
+    hw = load_hw("gddr6_aim", sets)
+    prepared = prepare_run(hw, model="llama-3-8b", gen_len=32, max_context=32, batch=16)
+    simulate(hw, prepared.table.iloc[:40].copy(), prepared.mapping)  # compile outside timing
+
+    def run():
+        return simulate(hw, prepared.table, prepared.mapping)
+
+    sim = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info["kernel_calls"] = sim.pim.kernel_calls
+    assert len(sim.lm_head_end_ps) == 32
