@@ -204,8 +204,8 @@ def _result(mode: str, run: Run, pim: PimUnit, end_ps: int) -> SimResult:
     """The run's result columns as arrays, with the PIM unit's state and counts."""
     cols = run.cols
 
-    def col(values: list) -> np.ndarray:
-        return np.array(values, dtype=np.int64)
+    def col(values) -> np.ndarray:
+        return np.frombuffer(values, dtype=np.int64).copy()
 
     return SimResult(
         mode=mode,

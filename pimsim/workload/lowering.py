@@ -304,10 +304,12 @@ def lower(
         prev = (base - tpl.n, tpl.n)
 
     cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    del parts  # (each run's columns, now copied: freed before the table is built)
     width = max(d.shape[1] for d in dep_parts)
     deps = np.concatenate(
         [np.pad(d, ((0, 0), (0, width - d.shape[1])), constant_values=-1) for d in dep_parts]
     )
+    del dep_parts
     costs = op_costs(cols, cols["param_elems"], spec.bytes_per_element, batch)
     name_arr = names.array()
     total = len(cols["m"])
@@ -325,7 +327,9 @@ def lower(
         **{c: cols[c] for c in _SHAPE_COLS},
         **costs,
     }
-    table = make_op_table(table_cols, present.sum(axis=1), deps[present])
+    counts, flat = present.sum(axis=1), deps[present]
+    del cols, deps, present, costs  # (what the table does not hold)
+    table = make_op_table(table_cols, counts, flat)
     table.attrs.update(trace_header_fields(spec, prompt_len, gen_len, batched_prefill, batch))
     return table
 
