@@ -196,23 +196,24 @@ class ResultsStore:
             raise PimsimInputError(f"cannot write: {exc.strerror}", file=self.csv) from None
         self._remember()
 
-    def _stamp(self) -> tuple[int, int, int]:
-        """(generation, size, inode) of the table as it is now."""
+    def _generation(self) -> int:
+        """The table's write count (DIR/.generation); -1 when unreadable."""
         try:
-            generation = int((self.out / GENERATION).read_text() or 0)
+            return int((self.out / GENERATION).read_text() or 0)
         except (OSError, ValueError):
-            generation = -1
+            return -1
+
+    def _stamp(self, generation: int | None = None) -> tuple[int, int, int]:
+        """(generation, size, inode) of the table as it is now."""
         stat = self.csv.stat()
+        generation = self._generation() if generation is None else generation
         return generation, stat.st_size, stat.st_ino
 
     def _remember(self) -> None:
         """After our write (under the lock): bump the generation and keep the stamp."""
-        try:
-            generation = int((self.out / GENERATION).read_text() or 0)
-        except (OSError, ValueError):
-            generation = 0
-        atomic_write_text(self.out / GENERATION, f"{generation + 1}\n")
-        self._written = self._stamp()
+        generation = max(self._generation(), 0) + 1
+        atomic_write_text(self.out / GENERATION, f"{generation}\n")
+        self._written = self._stamp(generation)
 
     def _parquet(self, text: str) -> None:
         try:
