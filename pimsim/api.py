@@ -127,13 +127,17 @@ def simulate(
     batch: int = 1,
     batched_prefill: bool = False,
     dtype: str | None = None,
+    routing: str | None = None,
+    expert_groups: int = 1,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
     `pimsim run`: `gpu="H200-SXM:graph"`, `mode="serial"`, `exact=True`, `max_context=N` to
     reserve the KV cache for N positions instead of the model's whole context, `batch=B`
     sequences decoding together, `batched_prefill=True` for the prompt as one GEMM step,
-    `dtype="int8"` for the model's elements on units that multiply int8)."""
+    `dtype="int8"` for the model's elements on units that multiply int8; a mixture of
+    experts: `routing="skew:1.2"` for how rows choose them, `expert_groups=G` to deal them
+    over G channel groups)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -152,6 +156,8 @@ def simulate(
             batch=batch,
             batched_prefill=batched_prefill,
             dtype=dtype,
+            routing=routing,
+            expert_groups=expert_groups,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

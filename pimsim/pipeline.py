@@ -55,14 +55,19 @@ def prepare_run(
     batch: int = 1,
     batched_prefill: bool = False,
     dtype: str | None = None,
+    routing: str | None = None,
+    expert_groups: int = 1,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
     cache is reserved for the model's whole context, or for `max_context` positions, for each
-    of `batch` sequences decoding together (a trace says its own batch)."""
+    of `batch` sequences decoding together (a trace says its own batch). A mixture of
+    experts chooses them by `routing` (`workload.moe`; a trace holds its choices) and places
+    them over `expert_groups` channel groups (1: every expert on every channel)."""
     from pimsim.asic import VECTOR_KINDS, check_sram_capacity
     from pimsim.engine.simulate import check_kinds
-    from pimsim.workload import lower, read_trace, resolve_model, trace_spec
-    from pimsim.workload.lowering import check_batch, table_batch
+    from pimsim.workload import lower, resolve_model, trace_spec
+    from pimsim.workload.lowering import table_batch
+    from pimsim.workload.moe import parse_routing
 
     if not hw.pim.enabled:
         raise PimsimInputError(
@@ -72,33 +77,22 @@ def prepare_run(
             expected="true",
         )
     if trace:
-        table = read_trace(trace)
+        table = _trace_table(trace, batch, dtype, routing)
         spec = trace_spec(table)
         prompt_len = int(table.attrs.get("prompt_len", prompt_len))
         gen_len = int(table.attrs.get("gen_len", gen_len))
-        if check_batch(batch) not in (1, table_batch(table)):
-            raise PimsimInputError(
-                f"the trace decodes {table_batch(table)} sequences, not {batch}",
-                file=trace,
-                key="--batch",
-                expected="the trace's own batch (lower it again with --batch)",
-            )
-        if dtype is not None and dtype != spec.dtype:
-            raise PimsimInputError(
-                f"the trace's operators are {spec.dtype}; --dtype cannot change them",
-                file=trace,
-                key="--dtype",
-                expected=f"{spec.dtype} (or lower the model again with that dtype)",
-            )
         source = trace
     else:
         spec = _with_dtype(resolve_model(model), dtype)
+        if not spec.experts:
+            _check_no_routing(routing, model, f"model {spec.name} has no experts")
         table = lower(
             spec,
             prompt_len=prompt_len,
             gen_len=gen_len,
             batched_prefill=batched_prefill,
             batch=batch,
+            routing=None if routing is None else parse_routing(routing),
         )
         source = model
     check_kinds(table, set(VECTOR_KINDS), source)
@@ -115,8 +109,47 @@ def prepare_run(
     check_sram_capacity(table, hw.asic, file=hw.source)
     # (a sliding-window model keeps only the window: a ring of that many positions)
     reserved = spec.kv_positions(_kv_reservation(spec, context, max_context))
-    mapping = map_model(hw, spec, reserved, ProgramCycles(hw), sequences=table_batch(table))
+    mapping = map_model(
+        hw,
+        spec,
+        reserved,
+        ProgramCycles(hw),
+        sequences=table_batch(table),
+        expert_groups=expert_groups,
+    )
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
+
+
+def _trace_table(trace: str, batch: int, dtype: str | None, routing: str | None):
+    """The trace's operator table, refusing run options that would contradict it."""
+    from pimsim.workload import read_trace, trace_spec
+    from pimsim.workload.lowering import check_batch, table_batch
+
+    table = read_trace(trace)
+    spec = trace_spec(table)
+    if check_batch(batch) not in (1, table_batch(table)):
+        raise PimsimInputError(
+            f"the trace decodes {table_batch(table)} sequences, not {batch}",
+            file=trace,
+            key="--batch",
+            expected="the trace's own batch (lower it again with --batch)",
+        )
+    if dtype is not None and dtype != spec.dtype:
+        raise PimsimInputError(
+            f"the trace's operators are {spec.dtype}; --dtype cannot change them",
+            file=trace,
+            key="--dtype",
+            expected=f"{spec.dtype} (or lower the model again with that dtype)",
+        )
+    _check_no_routing(routing, trace, "the trace holds its experts' choices")
+    return table
+
+
+def _check_no_routing(routing: str | None, source: str | None, why: str) -> None:
+    if routing is not None:
+        raise PimsimInputError(
+            f"--routing {routing}: {why}", file=source, key="--routing", expected="no --routing"
+        )
 
 
 def _with_dtype(spec, dtype: str | None):
@@ -203,6 +236,7 @@ def full_report(
         mapping_summary=mapping_summary or {},
         exact=exact,
         baselines=baselines,
+        expert_groups=prepared.mapping.expert_groups,
     )
 
 
@@ -223,6 +257,8 @@ def run(
     batch: int = 1,
     batched_prefill: bool = False,
     dtype: str | None = None,
+    routing: str | None = None,
+    expert_groups: int = 1,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
@@ -240,6 +276,8 @@ def run(
         batch=batch,
         batched_prefill=batched_prefill,
         dtype=dtype,
+        routing=routing,
+        expert_groups=expert_groups,
     )
     sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
     report = full_report(
@@ -268,6 +306,8 @@ def result_row(
     max_context: int | None = None,
     batch: int = 1,
     dtype: str | None = None,
+    routing: str | None = None,
+    expert_groups: int = 1,
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
@@ -285,6 +325,8 @@ def result_row(
         max_context=max_context,
         batch=batch,
         dtype=dtype,
+        routing=routing,
+        expert_groups=expert_groups,
         progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)

@@ -32,6 +32,7 @@ from pimsim.asic._columns import (
 from pimsim.config.schema import AsicConfig
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.kinds import ELEMENTWISE_FLOPS, KIND_TABLE
+from pimsim.workload.moe import op_sequences
 
 ACCUMULATOR_BYTES = 4  # fp32 partial sums
 
@@ -59,7 +60,7 @@ def working_set_bytes(table: pd.DataFrame) -> np.ndarray:
     context = int_column(table, "context")
     weight = int_column(table, "weight_bytes")
     acc = ACCUMULATOR_BYTES
-    batch = int(table.attrs.get("batch", 1))
+    batch = op_sequences(table)  # (an expert slot's rows: one at a time, as a gemm's)
 
     def kinds(*names: str) -> np.ndarray:
         return np.isin(code, [ALL_KINDS.index(n) for n in names])

@@ -56,6 +56,7 @@ from pimsim.asic._columns import (
 from pimsim.config.schema import AsicConfig
 from pimsim.core.errors import PimsimInputError
 from pimsim.workload.costs import score_pairs
+from pimsim.workload.moe import op_sequences
 
 UNITS: tuple[str, ...] = ("element", "row", "table_add")
 MODES: tuple[str, ...] = ("pipelined", "serial")
@@ -161,6 +162,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("mul", 0, "mul", "element", 1, how="a * b (SwiGLU gate)"),
     # Rotary embedding of q and k: per element pair 4 multiplies + 2 adds; sin/cos from a table.
     Stage("rope", 0, "rotate", "element", 3, how="(x0 c - x1 s, x0 s + x1 c) / 2 elements"),
+    # MoE routing over the E expert logits of a row: a softmax (as above), then the top-k by
+    # one pass of compare-and-insert into a k-entry list (compare with its minimum, insert).
+    Stage("moe_route", 0, "max", "element", 1, how="running max"),
+    Stage("moe_route", 1, "subtract", "element", 1, how="logit - max"),
+    _exp("moe_route", 1),
+    Stage("moe_route", 1, "sum", "element", 1, how="accumulate exp"),
+    _recip("moe_route", 2, "row", how="1/sum: seed 1 + NR (2 mul, 1 sub)"),
+    Stage("moe_route", 3, "normalise", "element", 1, how="exp * (1/sum)"),
+    Stage("moe_route", 3, "top_k", "element", 2, how="compare with the list's minimum, insert"),
+    # MoE combine: each chosen expert's output times its gate weight, summed.
+    Stage("moe_combine", 0, "weighted_sum", "element", 2, how="w_e * y_e, accumulate"),
     # Token embedding: a row fetch (link); extra tables (learned positions) are added.
     Stage("embed", 0, "table_add", "table_add", 1, how="+ position row, per extra table"),
 )
@@ -305,14 +317,14 @@ def table_units(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     units[soft, 0] = heads[soft] * score_pairs(m[soft], int_column(table, "context")[soft])
     units[soft, 1] = heads[soft] * m[soft]
 
-    batch = int(table.attrs.get("batch", 1))  # (every op serves that many sequences)
+    batch = op_sequences(table)  # (every op serves that many sequences; an expert slot 1)
     emb = np.flatnonzero(code == ALL_KINDS.index("embed"))
     if len(emb):
-        width = m[emb] * n_out[emb] * dtype_bytes_column(table.iloc[emb]) * batch
+        width = m[emb] * n_out[emb] * dtype_bytes_column(table.iloc[emb]) * batch[emb]
         tables = int_column(table, "weight_bytes")[emb] // np.maximum(width, 1)
         units[emb, 0] = m[emb] * n_out[emb]
         units[emb, 2] = m[emb] * n_out[emb] * np.maximum(tables - 1, 0)
-    return code, units * batch
+    return code, units * batch[:, None]
 
 
 def _ops_from_units(code: np.ndarray, units: np.ndarray, asic: AsicConfig) -> np.ndarray:

@@ -87,6 +87,23 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
         "units must multiply elements that wide (pim.dtype, pim.mac_lanes)",
     )
     p.add_argument(
+        "--routing",
+        default=None,
+        metavar="POLICY",
+        help="a mixture of experts: how each row chooses its experts, uniform[:SEED] "
+        "(default uniform:0), skew:ALPHA[:SEED] (Zipf popularity, rank^-ALPHA) or file:PATH "
+        "(.npy or .csv expert ids)",
+    )
+    p.add_argument(
+        "--expert-groups",
+        type=int,
+        default=1,
+        metavar="G",
+        help="a mixture of experts: deal the experts over G channel groups (expert e on group "
+        "e mod G, experts on different groups run at once); default 1, every expert on every "
+        "channel",
+    )
+    p.add_argument(
         "--prefill",
         choices=("token", "gemm"),
         default="token",
@@ -162,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         batched_prefill=args.prefill == "gemm",
         dtype=args.dtype,
+        routing=args.routing,
+        expert_groups=args.expert_groups,
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

@@ -69,6 +69,26 @@ KIND_TABLE: dict[str, OperatorKind] = {
         ),
         OperatorKind("relu", "vector", False, "ReLU", elementwise_flops=1, ffn_activation=True),
         OperatorKind("silu", "vector", False, "SiLU", elementwise_flops=4),
+        # mixture of experts: the router's softmax over the expert logits and the top-k choice
+        # (softmax 6 per logit, as `softmax`, + 1 compare per logit per insertion into the
+        # k-entry list), and the gate-weighted sum of the chosen experts' outputs (multiply,
+        # accumulate: in_features = k x d_model)
+        OperatorKind(
+            "moe_route",
+            "vector",
+            False,
+            "router softmax and top-k expert choice",
+            elementwise_flops=7,
+            label="MoE routing",
+        ),
+        OperatorKind(
+            "moe_combine",
+            "vector",
+            False,
+            "gate-weighted sum of the chosen experts' outputs",
+            elementwise_flops=2,
+            label="MoE combine",
+        ),
     )
 }
 KINDS: tuple[str, ...] = tuple(KIND_TABLE)

@@ -108,14 +108,19 @@ class PimSystem:
         tile_rows: int = 0,
         tiles: int = 0,
         vectors: int = 1,
+        later_pass: bool = False,
     ) -> OpRun:
         """Run one operator (a program per channel, rows relative to `row_base`) starting no
         earlier than `start_cycle` (channels still busy with earlier operators finish those
         first: each channel serves its programs in order). GEMV programs with `tile_rows` > 0
         also report when each of `tiles` output tiles of each chunk was done (`OpRun`); with
-        `vectors` > 1 they serve that many input vectors per opened row (a batch)."""
+        `vectors` > 1 they serve that many input vectors per opened row (a batch).
+
+        Calls come in order of `start_cycle`, except a `later_pass` of an operator (its next
+        pass over the same channels, from when the previous one ended): channels it leaves
+        idle are not moved on to that start, so a later operator on them may start earlier."""
         op_counters = np.zeros(N_COUNTERS, dtype=np.int64)
-        self._catch_up(start_cycle, op_counters)
+        self._catch_up(start_cycle, op_counters, programs if later_pass else None)
         end = start_cycle
         end_index = self._end_index
         self._tile_rows, self._tiles = tile_rows, tiles
@@ -158,12 +163,15 @@ class PimSystem:
             op_tiles = op_tiles.reshape(-1, tiles)
         return OpRun(end, op_counters, end - start_cycle, op_tiles)
 
-    def _catch_up(self, start: int, op_counters: np.ndarray) -> None:
+    def _catch_up(self, start: int, op_counters: np.ndarray, only_for: list | None = None) -> None:
         """Issue the refreshes that fell due while the channels idled before `start`; then (fast
-        mode) drop the timers that can no longer bind and merge channels that became equal."""
+        mode) drop the timers that can no longer bind and merge channels that became equal.
+        With `only_for` (an operator's programs), only on classes with work in it."""
         table = self.model.table
         canonical = not self.exact
         for cls in self.classes:
+            if only_for is not None and all(only_for[ch].is_empty for ch in cls.channels):
+                continue
             log, logn = self.logs[cls.channels[0]] if self.logs else self._no_log
             members = len(cls.channels)
             issued = kernel.op_prologue(

@@ -20,6 +20,7 @@ from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
 from pimsim.dram.tables import N_COUNTERS
 from pimsim.engine.work import OperatorWork, OperatorWorks
+from pimsim.workload.moe import op_rows
 
 UNIT_PIM, UNIT_VECTOR, UNIT_LINK = 0, 1, 2
 NONE = -1  # "no such segment" in the per-operator time columns
@@ -40,6 +41,7 @@ class Operators:
         self.contexts = table["context"].to_list()
         self.weights = table["weight"].to_list()
         self.ms = table["m"].to_list()
+        self.rows = op_rows(table).tolist()  # m over the whole batch (`workload.moe`)
         self.names = table["name"].to_list()
         self.deps = table["deps"].to_list()
         kind_array = table["kind"].to_numpy()
@@ -159,7 +161,9 @@ class PimUnit:
         work = self._work.get(i)
         if work is None:
             o = self.run.ops
-            work = self.works.of(o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i])
+            work = self.works.of(
+                o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i], o.rows[i]
+            )
         return work
 
     def plan(self, order: list[int]) -> list[int]:
@@ -168,7 +172,7 @@ class PimUnit:
         finishing = []
         for i in order:
             work = self._work[i] = works.of(
-                o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i]
+                o.kinds[i], o.layers[i], o.weights[i], o.contexts[i], o.ms[i], o.rows[i]
             )
             if self.needs_vector(work):
                 finishing.append(i)
@@ -194,7 +198,7 @@ class PimUnit:
         weights = kind in ("vmm", "gemm")
         passes = self._passes(i, kind, work)
         ends = []
-        for programs, row_base, vectors in passes:
+        for index, (programs, row_base, vectors) in enumerate(passes):
             run = self.pim.run(
                 programs,
                 cycle if weights else first,  # (a batch's attention: all sequences at once)
@@ -202,6 +206,7 @@ class PimUnit:
                 stream.tile_rows if stream else 0,
                 stream.tiles if stream else 0,
                 vectors,
+                later_pass=weights and index > 0,
             )
             cycle = max(cycle, run.end_cycle)
             ends.append(cycle * tck)
@@ -225,9 +230,9 @@ class PimUnit:
         weight VMM serves its m x batch input vectors as many per pass as the global buffer
         holds, one pass after the other; an attention operator runs the sequences of each row
         slot of the batch's KV caches at once, each on its channel group (`kv_place`)."""
-        o, works, batch = self.run.ops, self.works, self.works.batch
+        o, works = self.run.ops, self.works
         if kind in ("vmm", "gemm"):
-            rows = int(o.ms[i]) * batch
+            rows = int(o.rows[i])
             per_pass = works.vectors_per_pass(o.weights[i]) if rows > 1 else 1
             full, rest = divmod(rows, per_pass)
             counts = [per_pass] * full + ([rest] if rest else [])

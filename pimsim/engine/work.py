@@ -81,9 +81,13 @@ class OperatorWorks:
         self._kv: dict[tuple, OperatorWork] = {}
         self._row_bases = [kv.row_base for kv in mapping.kv]  # [layer * sequences + seq]
 
-    def of(self, kind: str, layer: int, weight: str, context: int, m: int) -> OperatorWork:
+    def of(
+        self, kind: str, layer: int, weight: str, context: int, m: int, rows: int | None = None
+    ) -> OperatorWork:
+        """The work of one operator; `rows`: a weight VMM's input vectors over the batch
+        (default m rows of every sequence; an expert slot's m already counts the batch)."""
         if kind in ("vmm", "gemm"):
-            rows = int(m) * self.batch  # input vectors: m rows of every sequence
+            rows = int(m) * self.batch if rows is None else int(rows)
             found = self._weights.get((weight, rows))
             if found is None:
                 found = self._weights[(weight, rows)] = self._weight(weight, rows)
@@ -164,7 +168,7 @@ class OperatorWorks:
         most = max(p.segments for p in programs)
         tiles = max(math.ceil(math.ceil(most / int(r)) / tile_rows) for r in per_row)
         # real outputs per channel (the mapping deals outputs over channels, then units)
-        outputs = split_even(layout.out_features, geo.channels)
+        outputs = split_even(layout.out_features, layout.channels or geo.channels)
         lane_values = self.lane_values
         pass_ps, index = [], []
         for k, rows_per in enumerate(per_row):
@@ -191,7 +195,7 @@ class OperatorWorks:
         geo = self.mapping.geo
         group = programs[0].group_segments
         tiles = math.ceil(max(p.segments for p in programs) / group)
-        outputs = split_even(layout.out_features, geo.channels)
+        outputs = split_even(layout.out_features, layout.channels or geo.channels)
         per_tile = group * geo.units
         pass_ps, index = [], []
         for j in range(tiles):

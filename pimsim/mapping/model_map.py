@@ -56,6 +56,7 @@ class MatrixLayout:
     first_row: int
     rows_used: int
     programs: list[ChannelProgram] = field(repr=False)
+    channels: int = 0  # channels holding it (0: all; an expert on a channel group: its size)
 
     @property
     def partials(self) -> int:

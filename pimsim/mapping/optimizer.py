@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.dram.programs import ChannelProgram
+from pimsim.mapping.experts import (
+    block_rows,
+    check_expert_groups,
+    expert_of,
+    group_geometry,
+    on_group,
+)
 from pimsim.mapping.model_map import (
     KvLayout,
     MatrixCandidate,
@@ -37,6 +44,11 @@ class ModelMapping:
     candidate_cycles: dict[tuple, int] = field(default_factory=dict, repr=False)
     sequences: int = 1  # sequences decoding together, each with its own KV cache
     kv_groups: int = 1  # channel groups holding the KV caches of a batch side by side
+    expert_groups: int = 1  # channel groups a mixture's experts are dealt over (`experts`)
+
+    def expert_group(self, expert: int) -> int:
+        """The channel group holding expert `expert` (0 when experts are spread)."""
+        return expert % self.expert_groups
 
     @property
     def kv_slots(self) -> int:
@@ -91,48 +103,53 @@ ProgramCost = Callable[[Sequence[ChannelProgram]], int]
 
 
 def map_model(
-    hw: HardwareConfig, spec, max_context: int, cost: ProgramCost, sequences: int = 1
+    hw: HardwareConfig,
+    spec,
+    max_context: int,
+    cost: ProgramCost,
+    sequences: int = 1,
+    expert_groups: int = 1,
 ) -> ModelMapping:
     """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions
-    (of each of `sequences` sequences of a batch, each its own KV region). `cost(programs)`
-    gives the cycles a candidate layout's channel programs take (the exact engine:
-    `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
+    (of each of `sequences` sequences of a batch, each its own KV region), a mixture's experts
+    over all channels or dealt over `expert_groups` channel groups (`mapping.experts`).
+    `cost(programs)` gives the cycles a candidate layout's channel programs take (the exact
+    engine: `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
     from pimsim.workload import weight_matrices
 
     geo = Geometry.of(hw)
-    shapes: dict[tuple[int, int], list[tuple[int, int, MatrixCandidate]]] = {}
+    e_groups = check_expert_groups(spec, geo.channels, expert_groups)
+    e_geo = group_geometry(geo, e_groups)
+    shapes: dict[tuple, list[tuple[int, int, MatrixCandidate]]] = {}
     matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
     groups, kv_geo, slots = kv_grouping(geo, sequences)
     _check_capacity_first(hw, spec, max_context, matrices, geo, sequences)
-    for m in matrices:
-        key = (m.out_features, m.in_features)
-        if key in shapes:
-            continue
-        options = []
-        for cand in _candidates(geo):
-            programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, 0)
-            options.append((cost(programs), rows, cand))
-        options.sort(key=lambda o: (o[0], o[1], -o[2].chunk_columns))
-        shapes[key] = options
+
+    def shape(m) -> tuple:  # (a grouped expert is laid out over its group's channels)
+        if e_groups > 1 and expert_of(m.name) >= 0:
+            return (m.out_features, m.in_features, "expert group")
+        return (m.out_features, m.in_features)
+
+    _cost_shapes(shapes, matrices, shape, geo, e_geo, cost)
 
     choice = {key: 0 for key in shapes}
     kv_rows = _kv_rows(geo, spec, max_context, sequences)
+    # rows each matrix adds: a grouped expert's weight counts once per layer, for the block
+    # of experts its group stacks (those of group 0 stand for it)
+    counted = [m for m in matrices if len(shape(m)) == 2 or expert_of(m.name) % e_groups == 0]
 
     def compact_weight_rows() -> int:
-        return sum(min(o[1] for o in shapes[(m.out_features, m.in_features)]) for m in matrices)
+        return sum(min(o[1] for o in shapes[shape(m)]) for m in counted)
 
     def total_rows() -> int:
-        return kv_rows + sum(
-            shapes[(m.out_features, m.in_features)][choice[(m.out_features, m.in_features)]][1]
-            for m in matrices
-        )
+        return kv_rows + sum(shapes[shape(m)][choice[shape(m)]][1] for m in counted)
 
     if total_rows() > hw.dram.organization.rows:
         # switch shapes to their most compact option, best rows saved per cycle lost first
         moves = []
         for key, options in shapes.items():
             best = min(range(len(options)), key=lambda i: (options[i][1], options[i][0]))
-            count = sum(1 for m in matrices if (m.out_features, m.in_features) == key)
+            count = sum(1 for m in counted if shape(m) == key)
             saved = (options[0][1] - options[best][1]) * count
             lost = (options[best][0] - options[0][0]) * count
             if saved > 0:
@@ -144,16 +161,9 @@ def map_model(
     if total_rows() > hw.dram.organization.rows:
         raise _too_big(hw, spec, max_context, total_rows(), compact_weight_rows(), geo, sequences)
 
-    placed: dict[str, MatrixLayout] = {}
-    row = 0
-    for m in matrices:
-        key = (m.out_features, m.in_features)
-        cand = shapes[key][choice[key]][2]
-        programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, row)
-        placed[m.name] = MatrixLayout(
-            m.name, m.in_features, m.out_features, cand, row, rows, programs
-        )
-        row += rows
+    placed, row = _place(
+        spec, matrices, geo, e_groups, lambda m: shapes[shape(m)][choice[shape(m)]][2]
+    )
     kv = []
     shared_programs: dict = {}  # every layer's KV programs are the same relative to its rows
     for _ in range(spec.layers * slots):
@@ -163,7 +173,60 @@ def map_model(
         kv.append(layout)
         row += layout.rows_used
     costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
-    return ModelMapping(hw, geo, placed, kv, row, costs, sequences, groups)
+    return ModelMapping(hw, geo, placed, kv, row, costs, sequences, groups, e_groups)
+
+
+def _place(spec, matrices, geo: Geometry, e_groups: int, candidate):
+    """Every matrix's layout at its rows, in order; returns (layouts, the next free row).
+    Grouped experts: expert e on group e mod G, at row slot e // G of its weight's block."""
+    placed: dict[str, MatrixLayout] = {}
+    e_geo = group_geometry(geo, e_groups)
+    row = block = 0
+    for m in matrices:
+        expert = expert_of(m.name) if e_groups > 1 else -1
+        cand = candidate(m)
+        if expert < 0:
+            programs, rows = matrix_programs(geo, m.out_features, m.in_features, cand, row)
+            placed[m.name] = MatrixLayout(
+                m.name, m.in_features, m.out_features, cand, row, rows, programs
+            )
+            row += rows
+            continue
+        if expert == 0:
+            block = row  # (a weight's experts come one after another: 0 .. experts - 1)
+        _, rows = matrix_programs(e_geo, m.out_features, m.in_features, cand, 0)
+        first = block + (expert // e_groups) * rows
+        programs, _ = matrix_programs(e_geo, m.out_features, m.in_features, cand, first)
+        group = expert % e_groups
+        placed[m.name] = MatrixLayout(
+            m.name,
+            m.in_features,
+            m.out_features,
+            cand,
+            first,
+            rows,
+            on_group(programs, geo, group, e_geo.channels),
+            channels=e_geo.channels,
+        )
+        if expert == spec.experts - 1:
+            row = block + block_rows(spec, e_groups, rows)
+    return placed, row
+
+
+def _cost_shapes(shapes: dict, matrices, shape, geo: Geometry, e_geo: Geometry, cost) -> None:
+    """Cost every candidate layout of each distinct matrix shape, fastest first (fewer rows,
+    then wider chunks, breaking ties)."""
+    for m in matrices:
+        key = shape(m)
+        if key in shapes:
+            continue
+        options = []
+        m_geo = e_geo if len(key) > 2 else geo
+        for cand in _candidates(m_geo):
+            programs, rows = matrix_programs(m_geo, m.out_features, m.in_features, cand, 0)
+            options.append((cost(programs), rows, cand))
+        options.sort(key=lambda o: (o[0], o[1], -o[2].chunk_columns))
+        shapes[key] = options
 
 
 def kv_grouping(geo: Geometry, sequences: int) -> tuple[int, Geometry, int]:

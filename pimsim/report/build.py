@@ -23,6 +23,7 @@ from pimsim.energy.run import energy_breakdown
 from pimsim.engine.accounting import account
 from pimsim.engine.metrics import PS, bounds, token_times
 from pimsim.engine.simulate import UNIT_PIM, SimResult
+from pimsim.report.moe import moe_section
 from pimsim.report.timeline import perfetto_trace
 from pimsim.workload.lowering import table_batch
 
@@ -40,6 +41,7 @@ def build_report(
     mapping_summary: dict[str, Any],
     exact: bool,
     baselines: dict | None = None,
+    expert_groups: int = 1,
 ) -> dict[str, Any]:
     from pimsim.workload import count_parameters
 
@@ -66,6 +68,7 @@ def build_report(
         "mode": sim.mode,
         "exactness": "exact" if exact else "fast",
         **({"batch": batch} if batch > 1 else {}),
+        **({"moe": moe_section(spec, table, sim, expert_groups)} if spec.experts else {}),
         "pim": _pim_section(hw, sim, table, timing, times, energy, mapping_summary),
         "baselines": baselines,
         "speedup": speedup,

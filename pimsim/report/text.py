@@ -51,6 +51,10 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     for kind, seconds in sorted(pim["latency_breakdown_s"].items(), key=lambda kv: -kv[1]):
         if seconds:
             lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
+    if report.get("moe"):
+        from pimsim.report.moe import moe_line
+
+        lines.append(moe_line(report["moe"], pim["tpot_s"], _si))
     counts = ", ".join(f"{k} {v}" for k, v in pim["commands"].items() if v)
     lines.append(f"  commands            {counts}")
     if pim.get("energy_j") is not None:
@@ -66,29 +70,37 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
             + ", ".join(f"{k} {100 * v / total_e:.1f} %" for k, v in parts if v / total_e >= 0.005)
         )
     if report.get("baselines"):
-        lines.append("")
-        lines.append(
-            f"  {'':<26}{'latency/token':>15}{'tokens/s':>11}{'energy/token':>15}"
-            f"{'speedup':>10}{'energy eff.':>13}"
-        )
-        lines.append(
-            f"  {'PIM (' + hw.name + ')':<26}{_si(pim['latency_s_per_token']):>15}"
-            f"{pim['tokens_per_s']:>11.1f}{pim['energy_j_per_token'] * 1e3:>12.3f} mJ"
-            f"{'1.0x':>10}{'1.0x':>13}"
-        )
-        for key in ("gpu", "cpu"):
-            base = report["baselines"].get(key)
-            if not base:
-                continue
-            label = f"{key.upper()} ({base.get('label', base['name'])})"
-            lines.append(
-                f"  {label:<26}{_si(base['latency_s_per_token']):>15}"
-                f"{base['tokens_per_s']:>11.1f}"
-                f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
-                f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
-            )
-        lines.append(
-            "  (speedup and energy efficiency: baseline / PIM per output token over the same "
-            "decode steps; baselines model kernel overheads and achievable bandwidth, see --json)"
-        )
+        lines.extend(_baseline_lines(report, hw))
     return "\n".join(lines)
+
+
+def _baseline_lines(report: dict, hw: HardwareConfig) -> list[str]:
+    """The PIM / GPU / CPU comparison table under a run report."""
+    pim = report["pim"]
+    out: list[str] = []
+    out.append("")
+    out.append(
+        f"  {'':<26}{'latency/token':>15}{'tokens/s':>11}{'energy/token':>15}"
+        f"{'speedup':>10}{'energy eff.':>13}"
+    )
+    out.append(
+        f"  {'PIM (' + hw.name + ')':<26}{_si(pim['latency_s_per_token']):>15}"
+        f"{pim['tokens_per_s']:>11.1f}{pim['energy_j_per_token'] * 1e3:>12.3f} mJ"
+        f"{'1.0x':>10}{'1.0x':>13}"
+    )
+    for key in ("gpu", "cpu"):
+        base = report["baselines"].get(key)
+        if not base:
+            continue
+        label = f"{key.upper()} ({base.get('label', base['name'])})"
+        out.append(
+            f"  {label:<26}{_si(base['latency_s_per_token']):>15}"
+            f"{base['tokens_per_s']:>11.1f}"
+            f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
+            f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
+        )
+    out.append(
+        "  (speedup and energy efficiency: baseline / PIM per output token over the same "
+        "decode steps; baselines model kernel overheads and achievable bandwidth, see --json)"
+    )
+    return out

@@ -41,8 +41,19 @@ RUN_KEYS = (
     "max_context",
     "batch",
     "dtype",
+    "routing",
+    "expert_groups",
 )
-RUN_AXES = ("gen_len", "prompt_len", "mode", "max_context", "batch", "dtype")
+RUN_AXES = (
+    "gen_len",
+    "prompt_len",
+    "mode",
+    "max_context",
+    "batch",
+    "dtype",
+    "routing",
+    "expert_groups",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class SweepSpec:
         options = {k: self.run.get(k) for k in keys}
         options["batch"] = self.run.get("batch", 1)
         options["dtype"] = self.run.get("dtype")
+        options["routing"] = self.run.get("routing")
+        options["expert_groups"] = self.run.get("expert_groups", 1)
         options.update({k: v for k, v in point.items() if k in RUN_AXES})
         return options
 
@@ -248,6 +261,7 @@ def validate(spec: SweepSpec) -> None:
 def _check_lengths(spec: SweepSpec, models: list) -> None:
     """Every point's prompt and generation lengths against every model's context."""
     from pimsim.workload.lowering import check_batch, check_lengths
+    from pimsim.workload.moe import parse_routing
 
     for point in spec.points():
         options = spec.run_options(point)
@@ -256,6 +270,8 @@ def _check_lengths(spec: SweepSpec, models: list) -> None:
                 check_lengths(model, options["prompt_len"], options["gen_len"])
                 _check_reservation(model, options, point)
                 check_batch(options["batch"], key="batch")
+                if options.get("routing") is not None:
+                    parse_routing(options["routing"], key="routing")
             except PimsimInputError as exc:
                 where = f"axes.{exc.key}" if exc.key in point else f"run.{exc.key}"
                 raise _fail(

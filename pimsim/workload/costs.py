@@ -47,12 +47,13 @@ def op_costs(
     cols: Mapping[str, np.ndarray],
     param_elems: np.ndarray,
     bytes_per_element: int,
-    batch: int = 1,
+    batch: int | np.ndarray = 1,
 ) -> dict[str, np.ndarray]:
     """`flops`, `bytes`, `weight_bytes`, `kv_bytes` (int64 arrays) for the ops in `cols`, each
     op serving `batch` sequences in lockstep (`m` rows each): FLOPs, activations and the KV
     cache scale with the batch, weights (matrices, biases, norm gains) are read once for all
-    sequences; each sequence reads its own embedding rows.
+    sequences; each sequence reads its own embedding rows. `batch` may be per op (an expert
+    slot's `m` already counts the rows of the whole batch: 1).
 
     `cols["kind_code"]` indexes `table.KINDS`; `param_elems` holds, per op, the parameter
     elements it reads: matrix + bias for a matrix product, gains for a norm, embedding-table
@@ -109,10 +110,11 @@ def op_costs(
     flops[i] = SOFTMAX_FLOPS * heads[i] * pairs
     act[i] = 2 * heads[i] * pairs
 
-    if batch > 1:
-        flops, act, kvb = flops * batch, act * batch, kvb * batch
+    factor = np.broadcast_to(np.asarray(batch, dtype=np.int64), (n,))
+    if (factor != 1).any():
+        flops, act, kvb = flops * factor, act * factor, kvb * factor
         embed = where("embed")
-        wb[embed] *= batch
+        wb[embed] *= factor[embed]
     return {
         "flops": flops,
         "bytes": wb + kvb + act * B,

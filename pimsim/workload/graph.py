@@ -57,6 +57,9 @@ class GraphNode:
     table_read: int = 0  # embedding-table elements read per token
     attention: bool = False  # reads or writes the KV cache (context-dependent)
     tied_to: str = ""  # weight shared with another node's tensor (counted once)
+    # an expert slot's node (mixture of experts): its rows are those routed to the slot's
+    # expert over the whole batch, and the lowering fills in which expert (`moe`)
+    routed: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,12 @@ class DecoderGraph:
     post: tuple[GraphNode, ...]
 
 
-def build_graph(spec: ModelSpec) -> DecoderGraph:
-    """Graph of `spec`; see the module docstring for the dependency markers."""
-    return DecoderGraph(pre=_pre(spec), layer=_layer(spec), post=_post(spec))
+def build_graph(spec: ModelSpec, expert_slots: int = 0) -> DecoderGraph:
+    """Graph of `spec`; see the module docstring for the dependency markers. A mixture of
+    experts gets `expert_slots` expert FFNs per layer (default: `experts_per_token`, one
+    token's choice; a step of several rows needs up to all experts: `moe.expert_slots`)."""
+    slots = expert_slots or spec.experts_per_token
+    return DecoderGraph(pre=_pre(spec), layer=_layer(spec, slots), post=_post(spec))
 
 
 def _norm(spec: ModelSpec, name: str, deps: tuple[int, ...], width: int) -> GraphNode:
@@ -96,8 +102,10 @@ def _linear(
     )
 
 
-def _eltwise(kind: str, name: str, deps: tuple[int, ...], width: int) -> GraphNode:
-    return GraphNode(name, kind, deps, in_features=width, out_features=width)
+def _eltwise(
+    kind: str, name: str, deps: tuple[int, ...], width: int, routed: bool = False
+) -> GraphNode:
+    return GraphNode(name, kind, deps, in_features=width, out_features=width, routed=routed)
 
 
 def _pre(spec: ModelSpec) -> tuple[GraphNode, ...]:
@@ -146,7 +154,7 @@ def _pre(spec: ModelSpec) -> tuple[GraphNode, ...]:
     return tuple(nodes)
 
 
-def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
+def _layer(spec: ModelSpec, slots: int = 0) -> tuple[GraphNode, ...]:
     d, dh, h, kvh = spec.d_model, spec.d_head, spec.heads, spec.kv_heads
     bias = spec.linear_bias
     nodes: list[GraphNode] = []
@@ -206,7 +214,7 @@ def _layer(spec: ModelSpec) -> tuple[GraphNode, ...]:
     else:
         y = res1 if pre else add(_norm(spec, "attn_norm", (res1,), d))
         z = add(_norm(spec, "ffn_norm", (y,), d)) if pre else y
-    down = _ffn(spec, add, z)
+    down = _moe(spec, add, z, slots) if spec.experts else _ffn(spec, add, z)
     res2 = add(_eltwise("add", "ffn_residual", (y, down), d))
     if not pre:
         add(_norm(spec, "ffn_norm", (res2,), d))
@@ -224,6 +232,51 @@ def _ffn(spec: ModelSpec, add, z: int) -> int:
     fc1 = add(_linear(spec, "fc1", (z,), d, spec.d_ffn, bias))
     act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), spec.d_ffn))
     return add(_linear(spec, "fc2", (act,), spec.d_ffn, d, bias))
+
+
+def _moe(spec: ModelSpec, add, z: int, slots: int) -> int:
+    """A mixture-of-experts FFN from input node `z`: the router, the top-k choice, `slots`
+    expert FFNs (all weight VMMs first, so the PIM unit hands the experts on different channels
+    their work together), the gate-weighted sum; returns the sum's node. Slot s reads expert
+    s's weights here; the lowering names the routed expert per step."""
+    d, f, bias = spec.d_model, spec.expert_hidden, spec.linear_bias or spec.mlp_bias
+    router = add(_linear(spec, "router", (z,), d, spec.experts, False))
+    route = add(
+        GraphNode("route", "moe_route", (router,), in_features=spec.experts, out_features=1)
+    )
+    gated = spec.gated_ffn
+    first = [
+        add(_routed(spec, f"moe{s}.{'gate_up' if gated else 'fc1'}", (z, route), d, f, s, bias))
+        for s in range(slots)
+    ]
+    downs = []
+    for s, up in enumerate(first):
+        if gated:
+            act = add(_eltwise("silu", f"moe{s}.silu", (up,), f, routed=True))
+            hidden = add(_eltwise("mul", f"moe{s}.mul", (act, up), f, routed=True))
+        else:
+            hidden = add(_eltwise(spec.ffn, f"moe{s}.{spec.ffn}", (up,), f, routed=True))
+        name = f"moe{s}.{'down' if gated else 'fc2'}"
+        downs.append(add(_routed(spec, name, (hidden,), f, d, s, bias)))
+    k = spec.experts_per_token
+    return add(
+        GraphNode("combine", "moe_combine", (route, *downs), in_features=k * d, out_features=d)
+    )
+
+
+def _routed(
+    spec: ModelSpec, name: str, deps: tuple[int, ...], n_in: int, n_out: int, slot: int, bias
+) -> GraphNode:
+    """An expert slot's weight VMM (gated: gate and up concatenated, 2 x the hidden units)."""
+    part = name.split(".", 1)[1]
+    width = 2 * n_out if part == "gate_up" else n_out
+    node = _linear(spec, name, deps, n_in, width, bias)
+    return dataclasses.replace(node, weight=expert_weight(slot, part), routed=True)
+
+
+def expert_weight(expert: int, part: str) -> str:
+    """The name of one expert's weight matrix inside a layer (`L3.experts.5.down`)."""
+    return f"experts.{expert}.{part}"
 
 
 def _post(spec: ModelSpec) -> tuple[GraphNode, ...]:

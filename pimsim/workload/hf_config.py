@@ -1,5 +1,5 @@
-"""Hugging Face `config.json` (GPT-2, OPT, LLaMA, Mistral, Qwen2, Phi-3, Phi, GPT-J, GPT-NeoX)
--> `ModelSpec`.
+"""Hugging Face `config.json` (GPT-2, OPT, LLaMA, Mistral, Mixtral, Qwen2, Phi-3, Phi, GPT-J,
+GPT-NeoX) -> `ModelSpec`.
 
 Reads only the architecture keys listed below (from disk; no network, no weights). Other keys
 of a `config.json` (dropout rates, token ids, ...) are ignored, except those that describe an
@@ -24,12 +24,13 @@ Spec field <- GPT-2 key | OPT key | LLaMA key (default in parentheses):
 - tied_lm_head <- tie_word_embeddings: (true) | (true) | (false)
 
 The LLaMA-like families read as LLaMA, plus: Mistral and Phi-3 `sliding_window` (kept when
-shorter than the context); Qwen2 biases on the QKV projection only (`use_sliding_window: true`
-is refused). The parallel-block families (LayerNorm, rotary, attention and FFN both from the
-layer input): Phi (`partial_rotary_factor`, one shared norm, biases), GPT-J (GPT-2's key
-names, `rotary_dim`, biases on the FFN only), GPT-NeoX (`rotary_pct`, two norms when
-`use_parallel_residual`, else a sequential pre-norm block).
-"""
+shorter than the context); Mixtral as Mistral with `num_local_experts` experts of
+`intermediate_size`, `num_experts_per_tok` chosen per token; Qwen2 biases on the QKV
+projection only (`use_sliding_window: true` is refused). The parallel-block families
+(LayerNorm, rotary, attention and FFN both from the layer input): Phi
+(`partial_rotary_factor`, one shared norm, biases), GPT-J (GPT-2's key names, `rotary_dim`,
+biases on the FFN only), GPT-NeoX (`rotary_pct`, two norms when `use_parallel_residual`,
+else a sequential pre-norm block)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,18 @@ from pimsim.workload.yaml_model import make_spec
 _MISSING = object()
 _GELU_NAMES = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python", "quick_gelu")
 # model_type -> reader; the LLaMA-like families share one reader with their own differences
-FAMILIES = ("gpt2", "opt", "llama", "mistral", "qwen2", "phi3", "phi", "gptj", "gpt_neox")
+FAMILIES = (
+    "gpt2",
+    "opt",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "phi3",
+    "phi",
+    "gptj",
+    "gpt_neox",
+)
 
 
 class _Reader:
@@ -243,6 +255,14 @@ def _mistral(r: _Reader) -> dict[str, Any]:
     return {**fields, "sliding_window": _window(r, fields["max_context_tokens"])}
 
 
+def _mixtral(r: _Reader) -> dict[str, Any]:
+    """Mixtral: Mistral whose FFN is a mixture of SwiGLU experts of `intermediate_size`."""
+    experts, chosen = r.get("num_local_experts", int), r.get("num_experts_per_tok", int)
+    if chosen > experts:
+        raise r.error("num_experts_per_tok", f"{chosen} > {experts} experts", "<= experts")
+    return {**_mistral(r), "experts": experts, "experts_per_token": chosen}
+
+
 def _qwen2(r: _Reader) -> dict[str, Any]:
     """Qwen2: LLaMA with biases on the QKV projection only (its attention always has them)."""
     if r.get("use_sliding_window", bool, False):
@@ -400,12 +420,18 @@ _HF_KEYS["gpt_neox"] = {
 }
 _HF_KEYS["phi"] = {**_HF_KEYS["gpt_neox"], "rotary_dims": "partial_rotary_factor"}
 _HF_KEYS["mistral"] = _HF_KEYS["phi3"] = {**_HF_KEYS["llama"], "sliding_window": "sliding_window"}
+_HF_KEYS["mixtral"] = {
+    **_HF_KEYS["mistral"],
+    "experts": "num_local_experts",
+    "experts_per_token": "num_experts_per_tok",
+}
 
 _READERS = {
     "gpt2": _gpt2,
     "opt": _opt,
     "llama": _llama,
     "mistral": _mistral,
+    "mixtral": _mixtral,
     "qwen2": _qwen2,
     "phi3": _phi3,
     "phi": _phi,

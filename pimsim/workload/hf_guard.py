@@ -4,11 +4,11 @@ saying `llama`) would otherwise run silently as another model: as a dense model 
 experts, with full instead of sliding-window attention, without Qwen2's QKV biases.
 
 Refused: the `architectures` entry of another family; mixture-of-experts keys (more than one
-expert); and, for families whose reader does not read them (`READ_BY_FAMILY`), a sliding
-window shorter than the context, a partial rotary embedding, parallel attention and FFN;
-encoder-decoder and cross-attention models. Harmless keys (dropout rates,
-token ids, `rope_theta`, `rope_scaling`, `torch_dtype`, initialisers, ...) are read by nobody
-and change nothing pimsim counts."""
+expert) outside the families that read them (Mixtral); and, for families whose reader does
+not read them (`READ_BY_FAMILY`), a sliding window shorter than the context, a partial
+rotary embedding, parallel attention and FFN; encoder-decoder and cross-attention models.
+Harmless keys (dropout rates, token ids, `rope_theta`, `rope_scaling`, `torch_dtype`,
+initialisers, ...) are read by nobody and change nothing pimsim counts."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ ARCHITECTURES = {
     "opt": ("OPTForCausalLM", "OPTModel"),
     "llama": ("LlamaForCausalLM", "LlamaModel"),
     "mistral": ("MistralForCausalLM", "MistralModel"),
+    "mixtral": ("MixtralForCausalLM", "MixtralModel"),
     "qwen2": ("Qwen2ForCausalLM", "Qwen2Model"),
     "phi3": ("Phi3ForCausalLM", "Phi3Model"),
     "phi": ("PhiForCausalLM", "PhiModel"),
@@ -31,6 +32,7 @@ ARCHITECTURES = {
 # keys a family's own reader reads (so they are not refused for it)
 READ_BY_FAMILY = {
     "mistral": ("sliding_window",),
+    "mixtral": ("sliding_window", "num_local_experts"),
     "phi3": ("sliding_window", "partial_rotary_factor"),
     "qwen2": ("use_sliding_window", "max_window_layers", "sliding_window"),
     "phi": ("partial_rotary_factor",),
@@ -67,10 +69,10 @@ def refuse_unmodelled(data: dict[str, Any], family: str, path: Path) -> None:
         known = ARCHITECTURES[family]
         if not any(a in known for a in archs if isinstance(a, str)):
             refuse("architectures", f"{archs[0]!s}")
-    for key in EXPERT_KEYS:
-        if isinstance(data.get(key), int) and data[key] > 1:
-            refuse(key, "a mixture of experts")
     read = READ_BY_FAMILY.get(family, ())
+    for key in EXPERT_KEYS:
+        if key not in read and isinstance(data.get(key), int) and data[key] > 1:
+            refuse(key, "a mixture of experts")
     for key, what in FOREIGN_KEYS.items():
         if key not in read and data.get(key) not in (None, False, 0):
             refuse(key, what)

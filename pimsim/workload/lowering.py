@@ -25,6 +25,7 @@ import pandas as pd
 
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.kinds import KINDS
+from pimsim.workload import moe
 from pimsim.workload.costs import op_costs
 from pimsim.workload.graph import (
     INPUT,
@@ -134,8 +135,11 @@ class _Template:
         return len(self.deps)
 
 
-def _template(spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool) -> _Template:
-    graph = build_graph(spec)
+def _template(
+    spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool, batch: int = 1
+) -> _Template:
+    slots = moe.expert_slots(spec, m * batch) if spec.experts else 0
+    graph = build_graph(spec, slots)
     rows: list[tuple[int, GraphNode, int]] = []  # (layer, node, m)
     deps: list[list[int]] = []
 
@@ -193,6 +197,9 @@ def _template(spec: ModelSpec, names: _Names, m: int, head: bool, decode: bool) 
             dtype=np.int64,
         ),
         "attention": np.array([nd.attention for _, nd, _ in rows], dtype=bool),
+        # expert slots (mixture of experts): the slot, and which weight of the expert
+        "slot": np.array([moe.slot_of(nd) for _, nd, _ in rows], dtype=np.int64),
+        "part": np.array([moe.part_of(nd) for _, nd, _ in rows], dtype=np.int64),
     }
     for col in _SHAPE_COLS[1:]:
         cols[col] = np.array([getattr(nd, col) for _, nd, _ in rows], dtype=np.int64)
@@ -265,29 +272,27 @@ def lower(
     gen_len: int = 8,
     batched_prefill: bool = False,
     batch: int = 1,
+    routing: moe.Routing | None = None,
 ) -> pd.DataFrame:
     """Operator table (one row per op, columns `table.COLUMN_NAMES`) for generating `gen_len`
     tokens after a `prompt_len`-token prompt, for each of `batch` sequences decoding in
     lockstep (every op serves all of them: `m` rows per sequence; its costs cover the batch).
     `table.attrs` carries the trace header fields (schema, model spec dict, prompt_len,
-    gen_len, batched_prefill, and batch when > 1) for `write_trace`."""
+    gen_len, batched_prefill, batch when > 1, and a mixture's `routing` policy: default
+    uniform, seed 0) for `write_trace`."""
     check_lengths(spec, prompt_len, gen_len)
     batch = check_batch(batch)
     prompt_len, gen_len = int(prompt_len), int(gen_len)
-    if batched_prefill and spec.sliding_window and prompt_len > spec.sliding_window:
-        raise PimsimInputError(
-            f"a {prompt_len}-token prompt in one batched step overruns the sliding window "
-            f"of {spec.sliding_window} positions",
-            key="prompt_len",
-            expected=f"at most {spec.sliding_window} with batched prefill",
-        )
+    if batched_prefill:
+        _check_prefill_window(spec, prompt_len)
     names = _Names()
     templates: dict[tuple[int, bool, bool], _Template] = {}
     runs = plan_steps(prompt_len, gen_len, batched_prefill)
     for run in runs:
         key = (run.m, run.head, run.phase == "decode")
         if key not in templates:
-            templates[key] = _template(spec, names, *key)
+            templates[key] = _template(spec, names, *key, batch=batch)
+    router = moe.Router(spec, routing, batch, positions_processed(prompt_len, gen_len), names)
     _check_table_size(
         spec, sum(templates[(r.m, r.head, r.phase == "decode")].n * r.count for r in runs)
     )
@@ -298,6 +303,7 @@ def lower(
     for run in runs:
         tpl = templates[(run.m, run.head, run.phase == "decode")]
         cols, deps = _expand(tpl, run, base, prev, spec.sliding_window)
+        router.route(cols, run)
         parts.append(cols)
         dep_parts.append(deps)
         base += tpl.n * run.count
@@ -310,7 +316,9 @@ def lower(
         [np.pad(d, ((0, 0), (0, width - d.shape[1])), constant_values=-1) for d in dep_parts]
     )
     del dep_parts
-    costs = op_costs(cols, cols["param_elems"], spec.bytes_per_element, batch)
+    cols, deps = moe.drop_empty_slots(cols, deps)
+    sequences = np.where(cols["slot"] >= 0, 1, batch)  # (a slot's m: rows of the whole batch)
+    costs = op_costs(cols, cols["param_elems"], spec.bytes_per_element, sequences)
     name_arr = names.array()
     total = len(cols["m"])
     present = deps >= 0
@@ -331,7 +339,19 @@ def lower(
     del cols, deps, present, costs  # (what the table does not hold)
     table = make_op_table(table_cols, counts, flat)
     table.attrs.update(trace_header_fields(spec, prompt_len, gen_len, batched_prefill, batch))
+    if spec.experts:
+        table.attrs["routing"] = router.routing.describe()
     return table
+
+
+def _check_prefill_window(spec: ModelSpec, prompt_len: int) -> None:
+    if spec.sliding_window and prompt_len > spec.sliding_window:
+        raise PimsimInputError(
+            f"a {prompt_len}-token prompt in one batched step overruns the sliding window "
+            f"of {spec.sliding_window} positions",
+            key="prompt_len",
+            expected=f"at most {spec.sliding_window} with batched prefill",
+        )
 
 
 def trace_header_fields(

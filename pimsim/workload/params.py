@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from pimsim.workload.graph import DecoderGraph, GraphNode, build_graph
+from pimsim.workload.graph import DecoderGraph, GraphNode, build_graph, expert_weight
 from pimsim.workload.spec import ModelSpec
 
 
@@ -37,11 +38,28 @@ class EmbeddingTable:
 
 
 def _layer_names(spec: ModelSpec, graph: DecoderGraph) -> list[tuple[int, GraphNode]]:
-    """(layer, node) for every node of the model in graph order; layer -1 outside layers."""
+    """(layer, node) for every node of the model in graph order; layer -1 outside layers. A
+    mixture's expert slots stand for all its experts: each weight VMM of slot 0 once per
+    expert (reading that expert's weights), the other slots' nodes not at all."""
+    layer_nodes = _stored_nodes(spec, graph.layer)
     out = [(-1, n) for n in graph.pre]
     for layer in range(spec.layers):
-        out.extend((layer, n) for n in graph.layer)
+        out.extend((layer, n) for n in layer_nodes)
     out.extend((-1, n) for n in graph.post)
+    return out
+
+
+def _stored_nodes(spec: ModelSpec, nodes: tuple[GraphNode, ...]) -> list[GraphNode]:
+    out = []
+    for node in nodes:
+        if not node.routed:
+            out.append(node)
+        elif node.kind == "vmm" and node.weight.startswith(expert_weight(0, "")):
+            part = node.weight.rsplit(".", 1)[1]
+            out.extend(
+                dataclasses.replace(node, weight=expert_weight(e, part))
+                for e in range(spec.experts)
+            )
     return out
 
 

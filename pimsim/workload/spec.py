@@ -46,7 +46,10 @@ class ModelSpec:
     without `linear_bias` (Qwen2 / GPT-J); `parallel_block` computes attention and FFN from the
     same layer input and adds both (GPT-J, GPT-NeoX, Phi-2), with `parallel_norms` 1 (one
     shared norm) or 2 (one each, GPT-NeoX); `rotary_dims` > 0 rotates only that many of each
-    head's dimensions (partial rotary embedding).
+    head's dimensions (partial rotary embedding). `experts` > 0 makes every layer's FFN a
+    mixture of that many experts (Mixtral): a router VMM (d_model x experts), the top
+    `experts_per_token` chosen on the ASIC, each chosen expert an FFN of `expert_ffn_dim`
+    hidden units (0: `d_ffn`) of the model's `ffn` kind, their outputs summed by gate weight.
     """
 
     name: str
@@ -74,6 +77,9 @@ class ModelSpec:
     parallel_block: bool = False
     parallel_norms: int = 1
     rotary_dims: int = 0
+    experts: int = 0
+    experts_per_token: int = 0
+    expert_ffn_dim: int = 0
     family: str = ""
     description: str = ""
     source: str = ""
@@ -109,6 +115,11 @@ class ModelSpec:
     def kv_positions(self, context: int) -> int:
         """KV-cache positions kept for a context of `context`: all, or the window."""
         return self.attended_positions(context)
+
+    @property
+    def expert_hidden(self) -> int:
+        """Hidden units of one expert's FFN (mixture-of-experts models)."""
+        return self.expert_ffn_dim or self.d_ffn
 
     @property
     def gated_ffn(self) -> bool:
@@ -155,7 +166,11 @@ FEATURE_DEFAULTS = {
     "parallel_block": False,
     "parallel_norms": 1,
     "rotary_dims": 0,
+    "experts": 0,
+    "experts_per_token": 0,
+    "expert_ffn_dim": 0,
 }
+MAX_EXPERTS = 1024  # (DeepSeek-V3: 256 routed experts; Qwen2-MoE: 64)
 
 
 def spec_field_names() -> list[str]:
@@ -293,3 +308,23 @@ def _check_family_features(spec: ModelSpec) -> None:
         )
     if spec.parallel_norms == 2 and not spec.parallel_block:
         raise SpecFieldError("parallel_norms", "only a parallel block has a second norm", "1")
+    _check_experts(spec)
+
+
+def _check_experts(spec: ModelSpec) -> None:
+    """A dense model has no expert fields; a mixture has 2.. experts and 1..experts chosen."""
+    for field, high in (
+        ("experts", MAX_EXPERTS),
+        ("experts_per_token", max(spec.experts, 0)),
+        ("expert_ffn_dim", _SIZE_LIMITS["d_ffn"]),
+    ):
+        value = getattr(spec, field)
+        if not _is_int(value) or not 0 <= value <= high:
+            raise SpecFieldError(field, f"got {value!r}", f"an integer in 0..{high}")
+    if spec.experts == 1:
+        raise SpecFieldError("experts", "one expert is a dense FFN", "0 (dense) or 2 and more")
+    if spec.experts and not spec.experts_per_token:
+        raise SpecFieldError("experts_per_token", "a mixture chooses experts", "1..experts")
+    if not spec.experts and (spec.experts_per_token or spec.expert_ffn_dim):
+        field = "experts_per_token" if spec.experts_per_token else "expert_ffn_dim"
+        raise SpecFieldError(field, "only a mixture of experts has it", "0 (or set experts)")

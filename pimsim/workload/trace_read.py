@@ -174,4 +174,6 @@ def read_trace(path: str | Path) -> pd.DataFrame:
     table.attrs.update({k: header[k] for k in HEADER_KEYS if k != "n_ops"})
     if header.get("batch", 1) > 1:  # (optional: sequences decoding together)
         table.attrs["batch"] = header["batch"]
+    if isinstance(header.get("routing"), str):  # (optional: how the experts were chosen)
+        table.attrs["routing"] = header["routing"]
     return table

@@ -54,6 +54,8 @@ def write_trace(table: pd.DataFrame, path: str | Path, *, encoding: str = "auto"
     }
     if table.attrs.get("batch", 1) > 1:
         header["batch"] = int(table.attrs["batch"])
+    if "routing" in table.attrs:  # (a mixture of experts: the policy that chose them)
+        header["routing"] = str(table.attrs["routing"])
     lines = _plain_lines(table) if encoding == "plain" else _compact_lines(table)
     path = Path(path)
     _atomic_write_lines(path, chain([json.dumps(header) + "\n"], lines), gz=_is_gz_name(path))

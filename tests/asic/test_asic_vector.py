@@ -75,6 +75,13 @@ HAND = [
     # (3*5 - 3*2/2), 3 rows. 12 * 11 + 3 * 7 = 153 ops: serial 2 + 39 = 41.
     # pipelined: (3 + 2) + (3 + 8) + (1 + 7) + (3 + 1) + 2 = 30.
     (op("softmax", m=3, heads=1, context=5, in_features=5, out_features=5), 41, 30),
+    # MoE routing over 8 expert logits, 1 row. Per logit: max 1; subtract 1, exp 2T = 6, sum 1;
+    # normalise 1, top-k 2 = 12 -> 96; per row reciprocal 1 + 3R = 7: 103 ops, serial
+    # 2 + 26 = 28. pipelined: (2 + 1) + (2 + 8) + (1 + 7) + (2 + 3) + 2 = 28.
+    (op("moe_route", in_features=8, out_features=1), 28, 28),
+    # MoE combine of 2 experts x 5 outputs (in_features = k x d = 10): 2 per element -> 20 ops.
+    # serial 2 + 5 = 7; pipelined 2 + 3 + 2 = 7.
+    (op("moe_combine", in_features=10, out_features=5), 7, 7),
 ]
 
 
