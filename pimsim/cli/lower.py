@@ -53,6 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="B sequences decoding together (default 1); the trace header records it",
     )
     p.add_argument(
+        "--routing",
+        default=None,
+        metavar="POLICY",
+        help="a mixture of experts: uniform[:SEED] (default), skew:ALPHA[:SEED] or file:PATH "
+        "(see pimsim run --help); the trace holds the choices",
+    )
+    p.add_argument(
         "--encoding",
         choices=("auto", "plain", "compact"),
         default="auto",
@@ -66,10 +73,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pimsim.core.errors import PimsimInputError
     from pimsim.workload import lower, resolve_model, write_trace
+    from pimsim.workload.moe import parse_routing
 
     spec = resolve_model(args.model)
+    routing = None if args.routing is None else parse_routing(args.routing)
+    if routing is not None and not spec.experts:
+        raise PimsimInputError(f"model {spec.name} has no experts", key="--routing")
     table = lower(
-        spec, args.prompt_len, args.gen_len, batched_prefill=args.batched_prefill, batch=args.batch
+        spec,
+        args.prompt_len,
+        args.gen_len,
+        batched_prefill=args.batched_prefill,
+        batch=args.batch,
+        routing=routing,
     )
     try:
         header = write_trace(table, args.output, encoding=args.encoding)
