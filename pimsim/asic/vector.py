@@ -115,6 +115,18 @@ def _rsqrt(kind: str, step: int) -> Stage:
     return Stage(kind, step, "rsqrt", "row", 3, per_rsqrt_iter=4, how="x/2, shift, sub + NR 4")
 
 
+def _stable_softmax(kind: str, value: str) -> tuple[Stage, ...]:
+    # max-subtracted softmax of a row: running max; subtract, exp, sum; 1/sum; normalise
+    return (
+        Stage(kind, 0, "max", "element", 1, how="running max"),
+        Stage(kind, 1, "subtract", "element", 1, how=f"{value} - max"),
+        _exp(kind, 1),
+        Stage(kind, 1, "sum", "element", 1, how="accumulate exp"),
+        _recip(kind, 2, "row", how="1/sum: seed 1 + NR (2 mul, 1 sub)"),
+        Stage(kind, 3, "normalise", "element", 1, how="exp * (1/sum)"),
+    )
+
+
 STAGES: tuple[Stage, ...] = (
     # LayerNorm: mean, variance, 1/sqrt(var + eps) per row, normalise, gain, bias.
     Stage("layernorm", 0, "mean_sum", "element", 1, how="accumulate x"),
@@ -136,12 +148,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("rmsnorm", 2, "gain", "element", 1, how="* gamma"),
     # Softmax over each head's score row (max-subtracted, as every stable softmax is).
     Stage("softmax", 0, "qk_scale", "element", 1, how="score * 1/sqrt(d_head)"),
-    Stage("softmax", 0, "max", "element", 1, how="running max"),
-    Stage("softmax", 1, "subtract", "element", 1, how="score - max"),
-    _exp("softmax", 1),
-    Stage("softmax", 1, "sum", "element", 1, how="accumulate exp"),
-    _recip("softmax", 2, "row", how="1/sum: seed 1 + NR (2 mul, 1 sub)"),
-    Stage("softmax", 3, "normalise", "element", 1, how="exp * (1/sum)"),
+    *_stable_softmax("softmax", "score"),
     # GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
     # tanh(u) = 1 - 2 / (exp(2u) + 1).
     Stage("gelu", 0, "polynomial", "element", 5, how="x^2, *0.044715, +1, *x, *sqrt(2/pi)"),
@@ -164,12 +171,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("rope", 0, "rotate", "element", 3, how="(x0 c - x1 s, x0 s + x1 c) / 2 elements"),
     # MoE routing over the E expert logits of a row: a softmax (as above), then the top-k by
     # one pass of compare-and-insert into a k-entry list (compare with its minimum, insert).
-    Stage("moe_route", 0, "max", "element", 1, how="running max"),
-    Stage("moe_route", 1, "subtract", "element", 1, how="logit - max"),
-    _exp("moe_route", 1),
-    Stage("moe_route", 1, "sum", "element", 1, how="accumulate exp"),
-    _recip("moe_route", 2, "row", how="1/sum: seed 1 + NR (2 mul, 1 sub)"),
-    Stage("moe_route", 3, "normalise", "element", 1, how="exp * (1/sum)"),
+    *_stable_softmax("moe_route", "logit"),
     Stage("moe_route", 3, "top_k", "element", 2, how="compare with the list's minimum, insert"),
     # MoE combine: each chosen expert's output times its gate weight, summed.
     Stage("moe_combine", 0, "weighted_sum", "element", 2, how="w_e * y_e, accumulate"),

@@ -98,9 +98,12 @@ def model_table() -> list[tuple[str, str]]:
     for name, path in available_models().items():
         spec = _load_named(name, path)
         attn = "MHA" if spec.kv_heads == spec.heads else f"GQA {spec.kv_heads} KV heads"
+        ffn = f"{spec.ffn} FFN"
+        if spec.experts:
+            ffn = f"{spec.experts} {ffn} experts (top {spec.experts_per_token})"
         text = (
             f"{_format_params(count_parameters(spec))} params, {spec.layers} layers, "
-            f"d_model {spec.d_model}, {spec.heads} heads ({attn}), {spec.ffn} FFN, "
+            f"d_model {spec.d_model}, {spec.heads} heads ({attn}), {ffn}, "
             f"context {spec.max_context_tokens}"
         )
         if spec.description:
