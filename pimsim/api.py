@@ -77,7 +77,13 @@ class Result:
         """Energy of the whole run (J): by component, per command type and by operator kind."""
         from pimsim.energy.run import energy_breakdown
 
-        energy = energy_breakdown(self.hw, self.run.prepared.table, self.run.sim)
+        offload = self.run.offload
+        energy = energy_breakdown(
+            self.hw,
+            self.run.prepared.table,
+            self.run.sim,
+            device_energy_j=None if offload is None else offload.energy_j,
+        )
         return {
             "components_j": energy["components"],
             "per_command_j": energy["per_command_j"],
@@ -129,6 +135,7 @@ def simulate(
     dtype: str | None = None,
     routing: str | None = None,
     expert_groups: int = 1,
+    prefill_on: str | None = None,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
@@ -137,7 +144,8 @@ def simulate(
     sequences decoding together, `batched_prefill=True` for the prompt as one GEMM step,
     `dtype="int8"` for the model's elements on units that multiply int8; a mixture of
     experts: `routing="skew:1.2"` for how rows choose them, `expert_groups=G` to deal them
-    over G channel groups)."""
+    over G channel groups; `prefill_on="gpu"` for the prompt on the `gpu` baseline, its KV
+    cache sent to PIM over the host link)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -158,6 +166,7 @@ def simulate(
             dtype=dtype,
             routing=routing,
             expert_groups=expert_groups,
+            prefill_on=prefill_on,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

@@ -42,6 +42,7 @@ class Run:
     prepared: PreparedRun
     sim: Any  # pimsim.engine.SimResult
     report: dict[str, Any]
+    offload: Any = None  # pimsim.baselines.offload.PrefillOffload (the prompt on a GPU)
 
 
 def prepare_run(
@@ -212,6 +213,7 @@ def full_report(
     exact: bool,
     mapping_summary: dict | None = None,
     baseline_overrides: dict[str, dict] | None = None,
+    offload=None,
 ) -> dict[str, Any]:
     """The pimsim.report.v1 dictionary of a simulated run, baselines included."""
     from pimsim.baselines import baselines_report
@@ -237,6 +239,7 @@ def full_report(
         exact=exact,
         baselines=baselines,
         expert_groups=prepared.mapping.expert_groups,
+        offload=offload,
     )
 
 
@@ -259,11 +262,13 @@ def run(
     dtype: str | None = None,
     routing: str | None = None,
     expert_groups: int = 1,
+    prefill_on: str | None = None,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
     `simulate_options` go to `pimsim.engine.simulate` (timeline_tokens, progress,
-    log_capacity)."""
+    log_capacity). `prefill_on="gpu"`: the prompt as one step on the `gpu` baseline, its KV
+    cache sent to PIM over the host link (`pimsim.baselines.offload`)."""
     from pimsim.engine import simulate
 
     prepared = prepare_run(
@@ -274,12 +279,22 @@ def run(
         gen_len=gen_len,
         max_context=max_context,
         batch=batch,
-        batched_prefill=batched_prefill,
+        batched_prefill=batched_prefill or prefill_on is not None,
         dtype=dtype,
         routing=routing,
         expert_groups=expert_groups,
     )
-    sim = simulate(hw, prepared.table, prepared.mapping, mode=mode, exact=exact, **simulate_options)
+    offload = _offload(prefill_on, prepared, gpu, baseline_overrides)
+    device_ps = None if offload is None else offload.time_ps
+    sim = simulate(
+        hw,
+        prepared.table,
+        prepared.mapping,
+        mode=mode,
+        exact=exact,
+        device_ps=device_ps,
+        **simulate_options,
+    )
     report = full_report(
         hw,
         prepared,
@@ -289,8 +304,26 @@ def run(
         exact=exact,
         mapping_summary=prepared.mapping.summary() if with_mapping_summary else None,
         baseline_overrides=baseline_overrides,
+        offload=offload,
     )
-    return Run(hw, prepared, sim, report)
+    return Run(hw, prepared, sim, report, offload)
+
+
+PREFILL_DEVICES = ("gpu",)
+
+
+def _offload(prefill_on: str | None, prepared: PreparedRun, gpu, baseline_overrides):
+    """The GPU's share of the prompt (`prefill_on="gpu"`), or None."""
+    if prefill_on is None:
+        return None
+    if prefill_on not in PREFILL_DEVICES:
+        raise PimsimInputError(
+            f"got {prefill_on!r}", key="--prefill", expected="token, gemm or gpu"
+        )
+    from pimsim.baselines.offload import plan_prefill_offload
+
+    overrides = (baseline_overrides or {}).get("gpu")
+    return plan_prefill_offload(prepared.table, gpu, overrides)
 
 
 def result_row(

@@ -105,11 +105,12 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--prefill",
-        choices=("token", "gemm"),
+        choices=("token", "gemm", "gpu"),
         default="token",
-        help="the prompt on PIM token by token (default, PIM-GPT's way) or as one batched "
+        help="the prompt on PIM token by token (default, PIM-GPT's way), as one batched "
         "step (its matrix products as GEMMs: an opened row serves every prompt row the global "
-        "buffer holds)",
+        "buffer holds), or as one step on the --gpu baseline, its KV cache sent to PIM over "
+        "a PCIe 4.0 x16 host link",
     )
 
 
@@ -178,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         max_context=args.max_context,
         batch=args.batch,
         batched_prefill=args.prefill == "gemm",
+        prefill_on="gpu" if args.prefill == "gpu" else None,
         dtype=args.dtype,
         routing=args.routing,
         expert_groups=args.expert_groups,
@@ -228,7 +230,10 @@ def _write_outputs(args: argparse.Namespace, result, capacity: int) -> None:
         dump_resolved(hw, out / "hw_resolved.yaml")
         atomic_write_text(out / "ops.csv", op_table(table, sim).to_csv(index=False))
         atomic_write_json(out / "timeline.json", perfetto_trace(sim, hw, table))
-        energy = energy_breakdown(hw, table, sim)
+        offload = result.offload
+        energy = energy_breakdown(
+            hw, table, sim, device_energy_j=None if offload is None else offload.energy_j
+        )
         atomic_write_json(
             out / "energy.json",
             {

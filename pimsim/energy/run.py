@@ -31,29 +31,40 @@ def _energy_inputs(hw: HardwareConfig, table: pd.DataFrame, sim: SimResult, mask
 
 
 def energy_breakdown(
-    hw: HardwareConfig, table: pd.DataFrame, sim: SimResult, times: TokenTimes | None = None
+    hw: HardwareConfig,
+    table: pd.DataFrame,
+    sim: SimResult,
+    times: TokenTimes | None = None,
+    device_energy_j: np.ndarray | None = None,
 ) -> dict:
-    """Energy by component (J), by operator kind (J), and of the per-token window."""
+    """Energy by component (J), by operator kind (J), and of the per-token window. Operators a
+    compute device ran (`device_energy_j` > 0 or on the device unit: the prompt on a GPU) cost
+    their device energy (`prefill_device`), not the ASIC's."""
     from pimsim.asic import VECTOR_KINDS, table_ops
+    from pimsim.engine.simulate import UNIT_DEVICE
 
-    everything = np.ones(len(table), dtype=bool)
+    here = sim.op_unit != UNIT_DEVICE  # (operators the PIM system and its ASIC ran)
     components = run_energy_j(
-        hw, _energy_inputs(hw, table, sim, everything, sim.pim.counters, sim.end_ps * PS)
+        hw, _energy_inputs(hw, table, sim, here, sim.pim.counters, sim.end_ps * PS)
     )
+    if device_energy_j is not None:
+        components["prefill_device"] = float(device_energy_j.sum())
     # by operator kind: the PIM commands each kind issued and the vector work of each kind;
     # background and static power are listed on their own
     kinds = table["kind"].to_numpy()
-    vector = np.isin(kinds, sorted(VECTOR_KINDS))
+    vector = np.isin(kinds, sorted(VECTOR_KINDS)) & here
     lane_ops = table_ops(table, hw.asic)
     per_cmd = per_command_energy_j(hw)
     by_kind: dict[str, float] = {}
     for kind, counters in sim.kind_counters.items():
         by_kind[str(kind)] = sum(per_cmd[c.name] * int(counters[c]) for c in Cmd)
     for kind in np.unique(kinds[vector]):
-        ops = float(lane_ops[kinds == kind].sum())
+        ops = float(lane_ops[(kinds == kind) & here].sum())
         by_kind[str(kind)] = by_kind.get(str(kind), 0.0) + ops * hw.asic.vector_op_pJ * PS
     by_kind["reduction"] = float(sim.reduce_ops.sum()) * hw.asic.vector_op_pJ * PS
     by_kind["background_and_static"] = components["dram_background"] + components["asic_static"]
+    if device_energy_j is not None:
+        by_kind["prefill_device"] = components["prefill_device"]
     out = {"components": components, "by_kind": by_kind, "per_command_j": per_cmd}
     if times is not None:
         window = times.window
@@ -62,7 +73,9 @@ def energy_breakdown(
         counters = sim.token_counters[tokens_in].sum(axis=0)
         begin, end = times.span_ps
         decode = run_energy_j(
-            hw, _energy_inputs(hw, table, sim, window.mask, counters, (end - begin) * PS)
+            hw, _energy_inputs(hw, table, sim, window.mask & here, counters, (end - begin) * PS)
         )
+        if device_energy_j is not None:
+            decode["prefill_device"] = float(device_energy_j[window.mask].sum())
         out["window_components"] = decode
     return out

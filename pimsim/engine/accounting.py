@@ -4,9 +4,10 @@ Every picosecond of [0, end] is given to one category: to the PIM operator whose
 was in flight (the oldest one when several overlap: channels serve operators in order), else to
 the ASIC work running then (a vector operator's kind, or ``reduction`` for the work that
 finishes a PIM operator), else to a link transfer (``embed``, or ``pim_issue``: the ASIC -> PIM
-instruction latency), else ``idle``. The units' view splits the same span into PIM only, PIM
-and ASIC together, ASIC only, link only and idle. All sums are in integer picoseconds, so the
-parts equal the total exactly.
+instruction latency), else to a compute device running an operator (``device_`` + its kind:
+the prompt on a GPU), else ``idle``. The units' view splits the same span into PIM only, PIM
+and ASIC together, ASIC only, link only, device only and idle. All sums are in integer
+picoseconds, so the parts equal the total exactly.
 
 ASIC work that streams a weight VMM's partial sums while that VMM's DRAM part still runs is
 counted as hidden by the PIM (`SimResult.asic_hidden_ps`); it overlaps that operator's own DRAM
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pimsim.engine.simulate import NONE, UNIT_LINK, UNIT_PIM, SimResult
+from pimsim.engine.simulate import NONE, UNIT_DEVICE, UNIT_LINK, UNIT_PIM, SimResult
 
 ASIC_FINISH = "reduction"
 PIM_ISSUE = "pim_issue"
@@ -38,6 +39,7 @@ class Timing:
     asic_busy_ps: int  # all vector-unit work
     asic_hidden_ps: int  # vector-unit work while PIM work was in flight
     link_busy_ps: int
+    device_busy_ps: int = 0  # a compute device running operators (`--prefill gpu`)
 
     @property
     def asic_exposed_ps(self) -> int:
@@ -128,9 +130,14 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
     add(l_label, link_exposed)
     link = _union(l_start, l_end)
 
-    everything = _union(
+    busy = _union(
         np.concatenate((both.starts, link.starts)), np.concatenate((both.ends, link.ends))
     )
+    dev = np.flatnonzero(sim.op_unit == UNIT_DEVICE)  # (one in-order unit: disjoint)
+    d_start, d_end = sim.op_start_ps[dev], sim.op_end_ps[dev]
+    device_exposed = (d_end - d_start) - busy.within(d_start, d_end)
+    add(np.array([f"device_{k}" for k in kinds[dev]], dtype=object), device_exposed)
+    everything = _union(np.concatenate((busy.starts, d_start)), np.concatenate((busy.ends, d_end)))
     idle = total - everything.length
     by_kind[IDLE] = by_kind.get(IDLE, 0) + idle
     overlap = int(a_under_pim.sum()) + hidden_streamed
@@ -140,6 +147,7 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
         "pim_and_asic": overlap,
         "asic_only": asic_exposed,
         "link_only": int(link_exposed.sum()),
+        **({"device_only": int(device_exposed.sum())} if len(dev) else {}),
         "idle": idle,
     }
     return Timing(
@@ -150,4 +158,5 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
         asic_busy_ps=int((a_end - a_start).sum()) + hidden_streamed,
         asic_hidden_ps=overlap,
         link_busy_ps=link.length,
+        device_busy_ps=int((d_end - d_start).sum()),
     )

@@ -11,7 +11,9 @@ Time is integer picoseconds. Three hardware units (`pimsim.engine.units`, each a
   finishes a PIM operator (partial-sum and lane reductions, the attention positions the ASIC
   holds). A weight VMM's partial sums are accumulated tile by tile while the PIM computes the
   next tiles (`asic.reduction_tile_rows`, see `pimsim.engine.work`);
-- `LinkUnit`: embedding-row fetches.
+- `LinkUnit`: embedding-row fetches;
+- `DeviceUnit` (`pimsim.engine.device`): a compute device that runs some operators itself
+  (the prompt on a GPU: `--prefill gpu`), each for a time given up front.
 
 Modes: `overlap` (each unit serves its operators in program order, each operator waiting only
 for its inputs) and `serial` (PIM-GPT's simulator: an instruction issues only when ASIC and PIM
@@ -36,6 +38,7 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
 from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
+from pimsim.engine.device import UNIT_DEVICE, DeviceUnit
 from pimsim.engine.in_order import Clock, run_in_order
 from pimsim.engine.units import (
     NONE,
@@ -58,6 +61,7 @@ __all__ = [
     "ENGINES",
     "MODES",
     "NONE",
+    "UNIT_DEVICE",
     "UNIT_LINK",
     "UNIT_PIM",
     "UNIT_VECTOR",
@@ -88,7 +92,7 @@ class SimResult:
     end_ps: int
     op_start_ps: np.ndarray = field(repr=False)
     op_end_ps: np.ndarray = field(repr=False)
-    op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link
+    op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link, 3 compute device
     dram_start_ps: np.ndarray = field(repr=False)
     pim_end_ps: np.ndarray = field(repr=False)
     asic_start_ps: np.ndarray = field(repr=False)
@@ -136,14 +140,17 @@ def simulate(
     progress: bool | None = None,
     log_capacity: int = 0,
     engine: str = "loop",
+    device_ps: np.ndarray | None = None,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state.
-    `engine`: "loop" (`pimsim.engine.in_order`) or "simpy"; they give identical results."""
+    `engine`: "loop" (`pimsim.engine.in_order`) or "simpy"; they give identical results.
+    `device_ps` (per operator, -1 for none): operators a compute device runs for that long
+    instead (`pimsim.engine.device`: the prompt on a GPU)."""
     _check_table(table, mode)
     if engine not in ENGINES:
         raise PimsimInputError(f"got {engine!r}", key="engine", expected=" or ".join(ENGINES))
     env = simpy.Environment() if engine == "simpy" else Clock()
-    ops = Operators(hw, table)
+    ops = Operators(hw, table, device_ps)
     run = Run(env, ops, timeline_tokens, _progress_bar(ops.n, progress))
     pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
     batch = table_batch(table)
@@ -172,6 +179,7 @@ def simulate(
         env.process(pim.process(pim_ops))
         env.process(vector.process(vector_ops))
         env.process(link.process(ops.of_unit(UNIT_LINK)))
+        env.process(DeviceUnit(run).process(ops.of_unit(UNIT_DEVICE)))
     env.run()
     if run.bar is not None:
         run.bar.close()

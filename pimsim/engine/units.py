@@ -19,6 +19,7 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
 from pimsim.dram.tables import N_COUNTERS
+from pimsim.engine.device import UNIT_DEVICE, DeviceUnit, LinkUnit
 from pimsim.engine.work import OperatorWork, OperatorWorks
 from pimsim.workload.moe import op_rows
 
@@ -30,7 +31,9 @@ class Operators:
     """The operator table as plain lists (element access in the per-operator loops is several
     times cheaper), with each operator's unit and its vector-unit and link times (ps)."""
 
-    def __init__(self, hw: HardwareConfig, table: pd.DataFrame) -> None:
+    def __init__(
+        self, hw: HardwareConfig, table: pd.DataFrame, device_ps: np.ndarray | None = None
+    ) -> None:
         from pimsim.asic import asic_cycles_for_table
         from pimsim.asic.link import link_transfer_ps_array
 
@@ -50,10 +53,21 @@ class Operators:
             UNIT_PIM,
             np.where(np.isin(kind_array, LINK_KINDS), UNIT_LINK, UNIT_VECTOR),
         )
+        # operators a compute device runs (`engine.device`; -1: none), for that long (ps)
+        on_device = np.zeros(self.n, dtype=bool) if device_ps is None else device_ps >= 0
+        for i in np.flatnonzero(on_device).tolist():  # (the device has its own K and V)
+            self.deps[i] = [d for d in self.deps[i] if on_device[d]]
+        self.unit = np.where(on_device, UNIT_DEVICE, self.unit)
+        self.device_ps = (
+            np.where(on_device, device_ps, 0)
+            if device_ps is not None
+            else np.zeros(self.n, np.int64)
+        ).tolist()
         self.unit_list = self.unit.tolist()  # (for the loops)
         cycle_ps = hw.asic.cycle_ps
         self.vector_ps = (
-            asic_cycles_for_table(table, hw.asic).astype(np.int64) * cycle_ps
+            np.where(on_device, 0, asic_cycles_for_table(table, hw.asic)).astype(np.int64)
+            * cycle_ps
         ).tolist()
         out_bytes = table["out_features"].to_numpy(dtype=np.int64) * 2
         self.link_ps = np.where(
@@ -382,38 +396,12 @@ def _pipelined(pass_end: list[int], total_ps: int, free: int, pim_end: int):
     return exposed_from, t, total_ps - (t - exposed_from)
 
 
-class LinkUnit:
-    """Embedding-row fetches over the ASIC <-> PIM link."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-
-    def link_op_at(self, i: int, begin: int) -> int:
-        """Fetch embedding operator i's row from `begin`; returns when it arrives."""
-        self.run.cols.start[i] = begin
-        end = begin + self.run.ops.link_ps[i]
-        self.run.log(i, "link", begin, end)
-        return end
-
-    def link_op(self, i: int):
-        """Fetch embedding operator i's row from now (a process step)."""
-        env = self.run.env
-        yield env.timeout(self.link_op_at(i, env.now) - env.now)
-
-    def process(self, order: list[int]):
-        """Overlap mode: each fetch once its inputs are ready."""
-        r = self.run
-        for i in order:
-            yield from r.inputs(i)
-            yield from self.link_op(i)
-            r.finish(i)
-
-
 class SerialIssuer:
     """PIM-GPT's order (serial mode): each instruction waits until ASIC and PIM are idle."""
 
     def __init__(self, run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit) -> None:
         self.run, self.pim, self.vector, self.link = run, pim, vector, link
+        self.device = DeviceUnit(run)
 
     def pim_op(self, i: int):
         """PIM operator i from now, then all of its ASIC part (a process step)."""
@@ -430,6 +418,8 @@ class SerialIssuer:
                 yield from self.pim_op(i)
             elif kind == UNIT_VECTOR:
                 yield from self.vector.vector_op(i)
+            elif kind == UNIT_DEVICE:
+                yield from self.device.device_op(i)
             else:
                 yield from self.link.link_op(i)
             r.finish(i)

@@ -237,7 +237,7 @@ class OperatorWorks:
             held_cycles, held_ops = self._macs(outputs * held)
         else:
             programs, cycles, ops, held_cycles, held_ops = (
-                kv.write_programs(context - 1),
+                kv.write_range_programs(context - m, context),  # (a batched prefill: m rows)
                 0,
                 0,
                 0,

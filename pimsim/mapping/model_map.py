@@ -132,6 +132,22 @@ class KvLayout:
         """WR requests storing K and V of one new position (rows relative to `row_base`)."""
         return self._cached("write", position, self._build_write)
 
+    def write_range_programs(self, first: int, end: int) -> list[ChannelProgram]:
+        """WR requests storing K and V of positions first .. end - 1 (a batched prefill): on
+        each channel, the programs of its positions one after the other, as if written one
+        step at a time back to back."""
+        if end - first == 1:
+            return self.write_programs(first)
+        per_channel: list[list[np.ndarray]] = [[] for _ in range(self.geo.channels)]
+        for position in range(first, end):
+            for channel, program in enumerate(self._build_write(position)):
+                if len(program.requests):
+                    per_channel[channel].append(program.requests)
+        return [
+            ChannelProgram(requests=np.concatenate(parts) if parts else np.zeros((0, 5), np.int64))
+            for parts in per_channel
+        ]
+
     def _build_score(self, context: int) -> list[ChannelProgram]:
         geo, width = self.geo, self._k_width()
         chunks = np.array(

@@ -42,6 +42,7 @@ def build_report(
     exact: bool,
     baselines: dict | None = None,
     expert_groups: int = 1,
+    offload=None,
 ) -> dict[str, Any]:
     from pimsim.workload import count_parameters
 
@@ -49,7 +50,7 @@ def build_report(
     timing = account(sim, kinds)
     times = token_times(sim, table)
     per_token_s = times.per_token_ps * PS
-    energy = energy_breakdown(hw, table, sim, times)
+    energy = energy_breakdown(hw, table, sim, times, None if offload is None else offload.energy_j)
     batch = table_batch(table)
     energy_per_token = (
         float(sum(energy["window_components"].values())) / times.window.tokens / batch
@@ -69,6 +70,7 @@ def build_report(
         "exactness": "exact" if exact else "fast",
         **({"batch": batch} if batch > 1 else {}),
         **({"moe": moe_section(spec, table, sim, expert_groups)} if spec.experts else {}),
+        **({"prefill": offload.summary(sim)} if offload is not None else {}),
         "pim": _pim_section(hw, sim, table, timing, times, energy, mapping_summary),
         "baselines": baselines,
         "speedup": speedup,

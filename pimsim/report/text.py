@@ -51,6 +51,14 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     for kind, seconds in sorted(pim["latency_breakdown_s"].items(), key=lambda kv: -kv[1]):
         if seconds:
             lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
+    if report.get("prefill"):
+        pre = report["prefill"]
+        lines.insert(
+            3,
+            f"  prompt on           {pre['device']}: busy {_si(pre['device_busy_s'])}, "
+            f"KV cache {pre['kv_bytes_sent'] / 1e6:.2f} MB to PIM over the host link in "
+            f"{_si(pre['kv_transfer_s'])}, {pre['device_energy_j'] * 1e3:.3f} mJ",
+        )
     if report.get("moe"):
         from pimsim.report.moe import moe_line
 

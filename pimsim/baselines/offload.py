@@ -1,0 +1,113 @@
+"""The prompt on a GPU (`--prefill gpu`), the KV cache sent to the PIM system over the host link.
+
+The prompt is one batched step (its matrix products GEMMs, its attention causal). The GPU,
+described like a baseline (`--gpu`, the baseline model's per-operator time and energy: its
+kernel overheads and achievable fractions included), runs every operator of that step but the
+KV-cache writes; after the operator that produces a layer's K and V (its QKV projection, or the
+rotary embedding after it) it sends them over the host link, and the PIM system writes them to
+the banks (`kv_write` on the channels, as a batched prefill's). The GPU holds its own copy of
+the weights. Decode then runs on PIM as always; time to first token ends with the GPU's LM head.
+
+The host link (`HostLink`): PCIe 4.0 x16, 16 GT/s x 16 lanes with 128b/130b coding = 31.5 GB/s
+per direction (PCI-SIG, PCI Express Base Specification 4.0); 4.4 pJ per bit over PCIe, as CENT's
+per-command power calculator counts it (Gu et al., ASPLOS 2025; see REFERENCES.md, derivation
+not re-checked); 1 us per transfer, an assumed order of magnitude for a DMA across PCIe. A
+layer's transfer follows its computation on the GPU (no overlap of the two is modelled).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pimsim.baselines.devices import BaselineDevice, load_device
+from pimsim.baselines.model import op_costs
+
+PS = 1e-12
+
+
+@dataclass(frozen=True)
+class HostLink:
+    """The link between the GPU and the PIM system (module docstring for the sources)."""
+
+    bandwidth_GBps: float = 31.5
+    latency_ns: float = 1000.0
+    energy_pJ_per_bit: float = 4.4
+
+    def transfer_ps(self, nbytes: int) -> int:
+        if nbytes <= 0:
+            return 0
+        return math.ceil(self.latency_ns * 1000 + nbytes * 1000 / self.bandwidth_GBps)
+
+    def energy_j(self, nbytes: int) -> float:
+        return nbytes * 8 * self.energy_pJ_per_bit * PS
+
+
+@dataclass(frozen=True)
+class PrefillOffload:
+    """What the GPU does for the prompt: per operator its time (ps, -1: not on the GPU) and
+    energy (J, the link's included), and what it sent."""
+
+    device: BaselineDevice
+    link: HostLink
+    time_ps: np.ndarray
+    energy_j: np.ndarray
+    kv_bytes: int
+    transfer_ps: int
+
+    @property
+    def on_device(self) -> np.ndarray:
+        return self.time_ps >= 0
+
+    def summary(self, sim) -> dict[str, Any]:
+        """The report's `prefill` block (the simulated run `sim` places the operators)."""
+        on = self.on_device
+        busy = int(self.time_ps[on].sum())
+        return {
+            "on": "gpu",
+            "device": self.device.label,
+            "device_busy_s": busy * PS,
+            "device_energy_j": float(self.energy_j.sum()),
+            "kv_bytes_sent": int(self.kv_bytes),
+            "kv_transfer_s": self.transfer_ps * PS,
+            "host_link": {
+                "bandwidth_GBps": self.link.bandwidth_GBps,
+                "latency_ns": self.link.latency_ns,
+                "energy_pJ_per_bit": self.link.energy_pJ_per_bit,
+            },
+            "device_ops": int(on.sum()),
+            "device_end_s": int(sim.op_end_ps[on].max(initial=0)) * PS,
+        }
+
+
+def plan_prefill_offload(
+    table: pd.DataFrame,
+    gpu: str | None = None,
+    gpu_overrides: dict | None = None,
+    link: HostLink | None = None,
+) -> PrefillOffload:
+    """The GPU's share of a batched-prefill table (module docstring)."""
+    link = link or HostLink()
+    device = load_device("gpu", gpu, gpu_overrides)
+    costs = op_costs(device, table)
+    kinds = table["kind"].to_numpy()
+    prompt = (table["phase"] == "prefill").to_numpy()
+    on = prompt & (kinds != "kv_write")
+    time_ps = np.where(on, np.ceil(costs.time_s / PS), -1).astype(np.int64)
+    energy = np.where(on, costs.energy_j, 0.0)
+    writes = np.flatnonzero(prompt & (kinds == "kv_write"))
+    deps = table["deps"].to_numpy()
+    kv_bytes = table["kv_bytes"].to_numpy()
+    sent = transfer = 0
+    for i in writes.tolist():
+        producer = int(deps[i][0])  # (the operator that made this layer's K and V)
+        ps = link.transfer_ps(int(kv_bytes[i]))
+        time_ps[producer] += ps
+        energy[producer] += link.energy_j(int(kv_bytes[i]))
+        sent += int(kv_bytes[i])
+        transfer += ps
+    return PrefillOffload(device, link, time_ps, energy, sent, transfer)
