@@ -235,33 +235,51 @@ def _ffn(spec: ModelSpec, add, z: int) -> int:
 
 
 def _moe(spec: ModelSpec, add, z: int, slots: int) -> int:
-    """A mixture-of-experts FFN from input node `z`: the router, the top-k choice, `slots`
-    expert FFNs (all weight VMMs first, so the PIM unit hands the experts on different channels
-    their work together), the gate-weighted sum; returns the sum's node. Slot s reads expert
+    """A mixture-of-experts FFN from input node `z`: the router (and a shared expert's gate and
+    first VMM: they need only `z`), the top-k choice, `slots` expert FFNs (all weight VMMs
+    first, so the PIM unit hands the experts on different channels their work together), the
+    shared expert's rest, the gate-weighted sum; returns the sum's node. Slot s reads expert
     s's weights here; the lowering names the routed expert per step."""
     d, f, bias = spec.d_model, spec.expert_hidden, spec.linear_bias or spec.mlp_bias
     router = add(_linear(spec, "router", (z,), d, spec.experts, False))
+    shared_in = []
+    if spec.shared_expert_gate:
+        shared_in.append(add(_linear(spec, "shared_gate", (z,), d, 1, False)))
+    gated = spec.gated_ffn
+    first = "gate_up" if gated else "fc1"
+    fs = spec.shared_expert_ffn_dim
+    if fs:
+        up = add(_linear(spec, f"shared.{first}", (z,), d, (2 if gated else 1) * fs, bias))
     route = add(
         GraphNode("route", "moe_route", (router,), in_features=spec.experts, out_features=1)
     )
-    gated = spec.gated_ffn
-    first = [
-        add(_routed(spec, f"moe{s}.{'gate_up' if gated else 'fc1'}", (z, route), d, f, s, bias))
-        for s in range(slots)
-    ]
-    downs = []
-    for s, up in enumerate(first):
-        if gated:
-            act = add(_eltwise("silu", f"moe{s}.silu", (up,), f, routed=True))
-            hidden = add(_eltwise("mul", f"moe{s}.mul", (act, up), f, routed=True))
-        else:
-            hidden = add(_eltwise(spec.ffn, f"moe{s}.{spec.ffn}", (up,), f, routed=True))
-        name = f"moe{s}.{'down' if gated else 'fc2'}"
-        downs.append(add(_routed(spec, name, (hidden,), f, d, s, bias)))
-    k = spec.experts_per_token
+    ups = [add(_routed(spec, f"moe{s}.{first}", (z, route), d, f, s, bias)) for s in range(slots)]
+    ends = [_ffn_rest(spec, add, "shared", up, fs, False)] if fs else []
+    ends += [_ffn_rest(spec, add, f"moe{s}", ups[s], f, True, s) for s in range(slots)]
+    k = spec.experts_per_token + (1 if fs else 0)  # (the shared expert's output too)
     return add(
-        GraphNode("combine", "moe_combine", (route, *downs), in_features=k * d, out_features=d)
+        GraphNode(
+            "combine",
+            "moe_combine",
+            (route, *shared_in, *ends),
+            in_features=k * d,
+            out_features=d,
+        )
     )
+
+
+def _ffn_rest(spec: ModelSpec, add, prefix: str, up: int, f: int, routed: bool, slot=0) -> int:
+    """An expert FFN after its first VMM (node `up`): activation (and gate), down VMM."""
+    bias = spec.linear_bias or spec.mlp_bias
+    if spec.gated_ffn:
+        act = add(_eltwise("silu", f"{prefix}.silu", (up,), f, routed=routed))
+        hidden = add(_eltwise("mul", f"{prefix}.mul", (act, up), f, routed=routed))
+    else:
+        hidden = add(_eltwise(spec.ffn, f"{prefix}.{spec.ffn}", (up,), f, routed=routed))
+    name = f"{prefix}.{'down' if spec.gated_ffn else 'fc2'}"
+    if routed:
+        return add(_routed(spec, name, (hidden,), f, spec.d_model, slot, bias))
+    return add(_linear(spec, name, (hidden,), f, spec.d_model, bias))
 
 
 def _routed(

@@ -25,7 +25,9 @@ Spec field <- GPT-2 key | OPT key | LLaMA key (default in parentheses):
 
 The LLaMA-like families read as LLaMA, plus: Mistral and Phi-3 `sliding_window` (kept when
 shorter than the context); Mixtral as Mistral with `num_local_experts` experts of
-`intermediate_size`, `num_experts_per_tok` chosen per token; Qwen2 biases on the QKV
+`intermediate_size`, `num_experts_per_tok` chosen per token; Qwen2-MoE as Qwen2 with
+`num_experts` experts of `moe_intermediate_size` and a gated shared expert of
+`shared_expert_intermediate_size`; Qwen2 biases on the QKV
 projection only (`use_sliding_window: true` is refused). The parallel-block families
 (LayerNorm, rotary, attention and FFN both from the layer input): Phi
 (`partial_rotary_factor`, one shared norm, biases), GPT-J (GPT-2's key names, `rotary_dim`,
@@ -54,6 +56,7 @@ FAMILIES = (
     "mistral",
     "mixtral",
     "qwen2",
+    "qwen2_moe",
     "phi3",
     "phi",
     "gptj",
@@ -263,6 +266,30 @@ def _mixtral(r: _Reader) -> dict[str, Any]:
     return {**_mistral(r), "experts": experts, "experts_per_token": chosen}
 
 
+def _qwen2_moe(r: _Reader) -> dict[str, Any]:
+    """Qwen2-MoE: Qwen2 whose FFN is `num_experts` SwiGLU experts of `moe_intermediate_size`
+    (`num_experts_per_tok` per token) plus a shared expert of `shared_expert_intermediate_size`
+    behind a sigmoid gate, on every layer (`decoder_sparse_step` 1, no `mlp_only_layers`)."""
+    step = r.get("decoder_sparse_step", int, 1)
+    if step != 1:
+        raise r.error("decoder_sparse_step", f"{step}: dense layers between", "1 (every layer)")
+    dense = r.data.get("mlp_only_layers") or []
+    if dense:
+        raise r.error("mlp_only_layers", f"{dense}: dense layers are not modelled", "[]")
+    experts, chosen = r.get("num_experts", int), r.get("num_experts_per_tok", int)
+    if chosen > experts:
+        raise r.error("num_experts_per_tok", f"{chosen} > {experts} experts", "<= experts")
+    shared = r.get("shared_expert_intermediate_size", int, 0)
+    return {
+        **_qwen2(r),
+        "experts": experts,
+        "experts_per_token": chosen,
+        "expert_ffn_dim": r.get("moe_intermediate_size", int),
+        "shared_expert_ffn_dim": shared,
+        "shared_expert_gate": bool(shared),
+    }
+
+
 def _qwen2(r: _Reader) -> dict[str, Any]:
     """Qwen2: LLaMA with biases on the QKV projection only (its attention always has them)."""
     if r.get("use_sliding_window", bool, False):
@@ -420,6 +447,13 @@ _HF_KEYS["gpt_neox"] = {
 }
 _HF_KEYS["phi"] = {**_HF_KEYS["gpt_neox"], "rotary_dims": "partial_rotary_factor"}
 _HF_KEYS["mistral"] = _HF_KEYS["phi3"] = {**_HF_KEYS["llama"], "sliding_window": "sliding_window"}
+_HF_KEYS["qwen2_moe"] = {
+    **_HF_KEYS["llama"],
+    "experts": "num_experts",
+    "experts_per_token": "num_experts_per_tok",
+    "expert_ffn_dim": "moe_intermediate_size",
+    "shared_expert_ffn_dim": "shared_expert_intermediate_size",
+}
 _HF_KEYS["mixtral"] = {
     **_HF_KEYS["mistral"],
     "experts": "num_local_experts",
@@ -433,6 +467,7 @@ _READERS = {
     "mistral": _mistral,
     "mixtral": _mixtral,
     "qwen2": _qwen2,
+    "qwen2_moe": _qwen2_moe,
     "phi3": _phi3,
     "phi": _phi,
     "gptj": _gptj,

@@ -4,11 +4,11 @@ saying `llama`) would otherwise run silently as another model: as a dense model 
 experts, with full instead of sliding-window attention, without Qwen2's QKV biases.
 
 Refused: the `architectures` entry of another family; mixture-of-experts keys (more than one
-expert) outside the families that read them (Mixtral); and, for families whose reader does
-not read them (`READ_BY_FAMILY`), a sliding window shorter than the context, a partial
-rotary embedding, parallel attention and FFN; encoder-decoder and cross-attention models.
-Harmless keys (dropout rates, token ids, `rope_theta`, `rope_scaling`, `torch_dtype`,
-initialisers, ...) are read by nobody and change nothing pimsim counts."""
+expert) outside the families that read them (Mixtral, Qwen2-MoE); and, for families whose
+reader does not read them (`READ_BY_FAMILY`), a sliding window shorter than the context, a
+partial rotary embedding, parallel attention and FFN; encoder-decoder and cross-attention
+models. Harmless keys (dropout rates, token ids, `rope_theta`, `rope_scaling`,
+`torch_dtype`, initialisers, ...) are read by nobody and change nothing pimsim counts."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ ARCHITECTURES = {
     "mistral": ("MistralForCausalLM", "MistralModel"),
     "mixtral": ("MixtralForCausalLM", "MixtralModel"),
     "qwen2": ("Qwen2ForCausalLM", "Qwen2Model"),
+    "qwen2_moe": ("Qwen2MoeForCausalLM", "Qwen2MoeModel"),
     "phi3": ("Phi3ForCausalLM", "Phi3Model"),
     "phi": ("PhiForCausalLM", "PhiModel"),
     "gptj": ("GPTJForCausalLM", "GPTJModel"),
@@ -35,6 +36,7 @@ READ_BY_FAMILY = {
     "mixtral": ("sliding_window", "num_local_experts"),
     "phi3": ("sliding_window", "partial_rotary_factor"),
     "qwen2": ("use_sliding_window", "max_window_layers", "sliding_window"),
+    "qwen2_moe": ("use_sliding_window", "max_window_layers", "sliding_window", "num_experts"),
     "phi": ("partial_rotary_factor",),
     "gptj": ("rotary_dim",),
     "gpt_neox": ("use_parallel_residual", "rotary_pct"),

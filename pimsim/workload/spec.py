@@ -49,7 +49,9 @@ class ModelSpec:
     head's dimensions (partial rotary embedding). `experts` > 0 makes every layer's FFN a
     mixture of that many experts (Mixtral): a router VMM (d_model x experts), the top
     `experts_per_token` chosen on the ASIC, each chosen expert an FFN of `expert_ffn_dim`
-    hidden units (0: `d_ffn`) of the model's `ffn` kind, their outputs summed by gate weight.
+    hidden units (0: `d_ffn`) of the model's `ffn` kind, their outputs summed by gate weight;
+    `shared_expert_ffn_dim` > 0 adds an expert every token uses (Qwen2-MoE), with a sigmoid
+    gate of its own (a d_model x 1 VMM) when `shared_expert_gate`.
     """
 
     name: str
@@ -80,6 +82,8 @@ class ModelSpec:
     experts: int = 0
     experts_per_token: int = 0
     expert_ffn_dim: int = 0
+    shared_expert_ffn_dim: int = 0
+    shared_expert_gate: bool = False
     family: str = ""
     description: str = ""
     source: str = ""
@@ -169,6 +173,8 @@ FEATURE_DEFAULTS = {
     "experts": 0,
     "experts_per_token": 0,
     "expert_ffn_dim": 0,
+    "shared_expert_ffn_dim": 0,
+    "shared_expert_gate": False,
 }
 MAX_EXPERTS = 1024  # (DeepSeek-V3: 256 routed experts; Qwen2-MoE: 64)
 
@@ -220,6 +226,7 @@ _FLAG_FIELDS = (
     "qkv_bias",
     "mlp_bias",
     "parallel_block",
+    "shared_expert_gate",
 )
 
 
@@ -317,6 +324,7 @@ def _check_experts(spec: ModelSpec) -> None:
         ("experts", MAX_EXPERTS),
         ("experts_per_token", max(spec.experts, 0)),
         ("expert_ffn_dim", _SIZE_LIMITS["d_ffn"]),
+        ("shared_expert_ffn_dim", _SIZE_LIMITS["d_ffn"]),
     ):
         value = getattr(spec, field)
         if not _is_int(value) or not 0 <= value <= high:
@@ -325,6 +333,11 @@ def _check_experts(spec: ModelSpec) -> None:
         raise SpecFieldError("experts", "one expert is a dense FFN", "0 (dense) or 2 and more")
     if spec.experts and not spec.experts_per_token:
         raise SpecFieldError("experts_per_token", "a mixture chooses experts", "1..experts")
-    if not spec.experts and (spec.experts_per_token or spec.expert_ffn_dim):
-        field = "experts_per_token" if spec.experts_per_token else "expert_ffn_dim"
-        raise SpecFieldError(field, "only a mixture of experts has it", "0 (or set experts)")
+    extra = ("experts_per_token", "expert_ffn_dim", "shared_expert_ffn_dim", "shared_expert_gate")
+    for field in extra:
+        if not spec.experts and getattr(spec, field):
+            raise SpecFieldError(field, "only a mixture of experts has it", "0 (or set experts)")
+    if spec.shared_expert_gate and not spec.shared_expert_ffn_dim:
+        raise SpecFieldError(
+            "shared_expert_gate", "gates a shared expert", "false (or set shared_expert_ffn_dim)"
+        )

@@ -25,6 +25,9 @@ from pimsim.workload.spec import ModelSpec
 HF = Path(__file__).resolve().parents[2] / "workloads" / "hf"
 MIXTRAL_PUBLISHED = 46.7e9  # Jiang et al. 2024, "Mixtral of Experts", arXiv 2401.04088
 MIXTRAL_ACTIVE = 12.9e9  # (same paper: "13B active parameters" per token, 12.9 B)
+# Qwen team, "Qwen1.5-MoE: Matching 7B Model Performance with 1/3 Activated Parameters" (blog,
+# March 2024): 14.3 B parameters in total, 2.7 B activated
+QWEN_MOE_PUBLISHED, QWEN_MOE_ACTIVE = 14.3e9, 2.7e9
 
 
 def _tiny(**fields) -> ModelSpec:
@@ -82,6 +85,33 @@ def test_mixtral_parameters_total_and_active_from_its_config():
     combine = step[step["kind"] == "moe_combine"]
     assert route["flops"].tolist() == [7 * 8] * layers
     assert combine["flops"].tolist() == [2 * 2 * d] * layers
+
+
+def test_qwen_moe_counts_and_its_shared_expert_from_its_config(tmp_path):
+    path = HF / "qwen1.5-moe-a2.7b" / "config.json"
+    spec = load_hf_config(path)
+    c = json.loads(path.read_text())
+    assert (spec.experts, spec.experts_per_token, spec.expert_ffn_dim) == (60, 4, 1408)
+    assert spec.shared_expert_ffn_dim == 5632 and spec.shared_expert_gate and spec.qkv_bias
+    assert abs(count_parameters(spec) / QWEN_MOE_PUBLISHED - 1) < 0.01
+    d, layers, f, fs = c["hidden_size"], c["num_hidden_layers"], 1408, 5632
+    per_layer = 4 * d * d + d * 60 + d * 1 + 3 * d * fs + 4 * 3 * d * f  # (MHA: 16 KV heads)
+    active = layers * per_layer + d * c["vocab_size"]
+    table = lower(spec, prompt_len=5, gen_len=2)
+    step = table[table["token"] == 5]
+    vmm = step[step["kind"] == "vmm"]
+    assert int((vmm["in_features"] * vmm["out_features"]).sum()) == active
+    assert abs((active + d * c["vocab_size"]) / QWEN_MOE_ACTIVE - 1) < 0.01
+    # every token runs the shared expert and its gate; the combine takes 4 + 1 outputs
+    assert (step["name"] == "L0.shared.down").sum() == 1
+    assert step.loc[step["name"] == "L0.combine", "in_features"].tolist() == [5 * d]
+    # layers without experts between the sparse ones are refused, naming the key
+    for key, value in (("decoder_sparse_step", 2), ("mlp_only_layers", [0])):
+        bad = tmp_path / f"{key}.json"
+        bad.write_text(json.dumps({**c, key: value}))
+        with pytest.raises(PimsimInputError) as error:
+            load_hf_config(bad)
+        assert error.value.key == key
 
 
 def test_uniform_and_skewed_routing_choose_k_distinct_experts_per_row():
@@ -188,9 +218,13 @@ def test_a_moe_trace_round_trips_and_runs_as_lowered(tmp_path):
     assert read_trace(out)["weight"].tolist() == lowered["weight"].tolist()
 
 
-@pytest.mark.parametrize(("groups", "batch"), [(1, 3), (4, 3), (4, 1)])
-def test_experts_on_channel_groups_exact_equals_fast_and_logs_are_legal(tmp_path, groups, batch):
-    spec = _tiny(layers=1)
+@pytest.mark.parametrize(
+    ("groups", "batch", "shared"), [(1, 3, 0), (4, 3, 0), (4, 1, 0), (2, 2, 96)]
+)
+def test_experts_on_channel_groups_exact_equals_fast_and_logs_are_legal(
+    tmp_path, groups, batch, shared
+):
+    spec = _tiny(layers=1, shared_expert_ffn_dim=shared, shared_expert_gate=bool(shared))
     hw = load_hw("gddr6_aim", ["dram.timing.nREFI=900"])  # (refresh inside the run)
     prepared = prepare_run(
         hw, model=_yaml(tmp_path, spec), gen_len=3, batch=batch, expert_groups=groups
@@ -209,7 +243,7 @@ def test_experts_on_channel_groups_exact_equals_fast_and_logs_are_legal(tmp_path
         # (a batch's VMM passes start where the previous pass ended: no release cycle kept)
         starts = exact.dram_start_ps[exact.dram_start_ps >= 0] // exact.tck_ps
         assert check_log(logs, hw, tight=True, releases=starts.tolist()) == []
-    if groups > 1:  # expert e's matrices sit on group e mod 4 only
+    if groups == 4:  # expert e's matrices sit on group e mod 4 only
         layout = mapping.matrices["L0.experts.2.down"]
         busy = [c for c, p in enumerate(layout.programs) if not p.is_empty]
         assert busy == [4, 5] and layout.channels == 2
