@@ -390,6 +390,11 @@ def flat_row(hw: HardwareConfig, report: dict[str, Any]) -> dict[str, Any]:
         "asic_busy_s": pim["overlap"]["asic_busy_s"],
         "asic_hidden_s": pim["overlap"]["asic_hidden_s"],
     }
+    moe = report.get("moe")
+    if moe:  # (a mixture of experts: how the routed rows loaded the expert groups)
+        row["moe_busiest_group_rows"] = moe["busiest_group_rows"]
+        row["moe_load_imbalance"] = moe["load_imbalance"]
+        row["moe_expert_time_s_per_token"] = moe["expert_time_s_per_token"]
     for unit, seconds in pim["time_by_unit_s"].items():
         row[f"time_{unit}_s"] = seconds
     for kind, seconds in sorted(pim["latency_breakdown_s"].items()):

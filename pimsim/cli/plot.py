@@ -1,4 +1,4 @@
-"""`pimsim plot RESULTS --kind energy|latency|breakdown|sweep|batch -o FIGURE.png`."""
+"""`pimsim plot RESULTS --kind energy|latency|breakdown|sweep|batch|moe -o FIGURE.png`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from pimsim.core.errors import PimsimInputError
 
-KINDS = ("energy", "latency", "breakdown", "sweep", "batch")
+KINDS = ("energy", "latency", "breakdown", "sweep", "batch", "moe")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="draw a figure from a compare CSV or a sweep's results.csv",
         description="Draw a paper-style figure from `pimsim compare --csv` rows (energy, latency, "
         "breakdown) or from a sweep's results.csv (sweep: a metric over one or two axes; batch: "
-        "throughput and energy per token of PIM, GPU and CPU over a batch axis).",
+        "throughput and energy per token of PIM, GPU and CPU over a batch axis; moe: latency "
+        "and the busiest expert group's load over routing skew).",
     )
     p.add_argument("results", metavar="RESULTS", help="results CSV (or a sweep output directory)")
     p.add_argument("--kind", required=True, metavar="KIND", help=f"one of {', '.join(KINDS)}")
@@ -134,6 +135,8 @@ def _draw(args: argparse.Namespace, path, plots):
         return plots.plot_breakdown(rows, args.out, absolute=getattr(args, "absolute", False))
     if kind == "batch":
         return plots.plot_batch(rows, args.out)
+    if kind == "moe":
+        return plots.plot_moe(rows, args.out)
     axes = plots.sweep_axes(path)
     x = args.x
     if x is None:

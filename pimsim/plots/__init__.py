@@ -9,6 +9,7 @@ from pimsim.plots.breakdown import plot_breakdown
 from pimsim.plots.common import select_rows
 from pimsim.plots.compare import plot_energy, plot_latency
 from pimsim.plots.io import load_results, sweep_axes
+from pimsim.plots.moe import plot_moe
 from pimsim.plots.sweep import plot_sweep
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "plot_breakdown",
     "plot_energy",
     "plot_latency",
+    "plot_moe",
     "plot_sweep",
     "select_rows",
     "sweep_axes",

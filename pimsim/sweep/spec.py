@@ -237,18 +237,7 @@ def validate(spec: SweepSpec) -> None:
     for key, values in spec.axes + spec.zipped:
         if key in RUN_AXES:
             for v in values:
-                ok = (
-                    v in ("overlap", "serial")
-                    if key == "mode"
-                    else (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
-                )
-                if not ok:
-                    raise _fail(
-                        spec.source,
-                        f"axes.{key}",
-                        f"value {v!r}",
-                        "overlap|serial" if key == "mode" else "an integer >= 1",
-                    )
+                _check_run_axis_value(spec, key, v)
     _check_lengths(spec, models)
     for point in spec.points():
         try:
@@ -256,6 +245,28 @@ def validate(spec: SweepSpec) -> None:
         except PimsimInputError as exc:
             where = ", ".join(f"{k}={v}" for k, v in point.items())
             raise _fail(spec.source, "axes", f"point ({where}): {exc}") from None
+
+
+def _check_run_axis_value(spec: SweepSpec, key: str, value: object) -> None:
+    """A run axis's value: a mode, an element type, a routing policy, or a count >= 1."""
+    from pimsim.core.dtypes import DTYPE_BYTES
+    from pimsim.workload.moe import parse_routing
+
+    if key == "mode":
+        ok, expected = value in ("overlap", "serial"), "overlap|serial"
+    elif key == "dtype":
+        ok, expected = value in DTYPE_BYTES, "one of " + ", ".join(DTYPE_BYTES)
+    elif key == "routing":
+        try:
+            parse_routing(value, key=f"axes.{key}")
+        except PimsimInputError as exc:
+            raise _fail(spec.source, f"axes.{key}", f"value {value!r}", exc.expected) from None
+        return
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        expected = "an integer >= 1"
+    if not ok:
+        raise _fail(spec.source, f"axes.{key}", f"value {value!r}", expected)
 
 
 def _check_lengths(spec: SweepSpec, models: list) -> None:

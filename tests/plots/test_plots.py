@@ -397,3 +397,34 @@ def test_batch_figure_marks_where_the_gpu_passes_pim(tmp_path):
     with pytest.raises(PimsimInputError, match="one model"):
         plot_batch(pd.concat([_batch_rows(), _batch_rows().assign(model="n")]))
     assert main(["plot", str(tmp_path / "none.csv"), "--kind", "batch", "-o", "x.png"]) == 2
+
+
+def test_moe_figure_shows_latency_and_group_load_over_skew(tmp_path):
+    from pimsim.plots import plot_moe
+    from pimsim.plots.moe import skew_of
+
+    rows = pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "batch": 16,
+                "status": "ok",
+                "routing": routing,
+                "expert_groups": groups,
+                "pim_latency_s_per_token": (1 + skew_of(routing) * (groups > 1)) / 1000,
+                "moe_busiest_group_rows": 32 if groups == 1 else 6 + 4 * skew_of(routing),
+            }
+            for groups in (8, 1)
+            for routing in ("skew:2:1", "uniform", "skew:1")
+        ]
+    )
+    path = tmp_path / "moe.png"
+    fig = plot_moe(rows, path)
+    assert _is_png(path)
+    top, bottom = fig.axes
+    spread, grouped = top.get_lines()[:2]  # (one line per placement, groups in order)
+    assert list(grouped.get_xdata()) == [0.0, 1.0, 2.0]  # sorted by skew
+    assert np.allclose(grouped.get_ydata(), [1, 2, 3]) and np.allclose(spread.get_ydata(), 1)
+    assert np.allclose(bottom.get_lines()[1].get_ydata(), [6, 10, 14])
+    with pytest.raises(PimsimInputError):
+        skew_of("file:ids.npy")

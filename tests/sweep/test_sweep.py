@@ -172,3 +172,25 @@ axes:
     assert main(["sweep", str(bad), "--out", str(tmp_path / "bad")]) == 2
     assert "axes.max_context" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("axis", "good", "bad"),
+    [
+        ("dtype", '["bf16", "fp16"]', '["bf16", "half"]'),
+        ("routing", '["uniform", "skew:1"]', '["zipf"]'),
+    ],
+)
+def test_string_run_axes_are_checked_by_their_own_rules(tmp_path, capsys, axis, good, bad):
+    text = f"""\
+version: 1
+name: strings
+hw: gddr6_aim
+run: {{models: [gpt2-small], prompt_len: 1, gen_len: 2}}
+axes:
+  {axis}: {good}
+"""
+    validate(load_spec(_spec(tmp_path, text)))  # (string values are not counts)
+    wrong = _spec(tmp_path, text.replace(good, bad))
+    assert main(["sweep", str(wrong), "--out", str(tmp_path / "bad")]) == 2
+    assert f"axes.{axis}" in capsys.readouterr().err
