@@ -136,6 +136,8 @@ def simulate(
     routing: str | None = None,
     expert_groups: int = 1,
     prefill_on: str | None = None,
+    tensor_parallel: int = 1,
+    interconnect: str = "cxl",
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
@@ -145,7 +147,9 @@ def simulate(
     `dtype="int8"` for the model's elements on units that multiply int8; a mixture of
     experts: `routing="skew:1.2"` for how rows choose them, `expert_groups=G` to deal them
     over G channel groups; `prefill_on="gpu"` for the prompt on the `gpu` baseline, its KV
-    cache sent to PIM over the host link)."""
+    cache sent to PIM over the host link; `tensor_parallel=N` for the model split over N
+    devices like `hw`, `interconnect="cxl"|"pcie4"|"nvlink4"` between them, its numbers
+    changed by `baseline_overrides={"interconnect": {...}}`)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -167,6 +171,8 @@ def simulate(
             routing=routing,
             expert_groups=expert_groups,
             prefill_on=prefill_on,
+            tensor_parallel=tensor_parallel,
+            interconnect=interconnect,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

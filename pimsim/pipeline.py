@@ -21,6 +21,15 @@ from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
 from pimsim.dram.program_cost import ProgramCycles
 from pimsim.mapping import ModelMapping, map_model
+from pimsim.run_shape import (
+    check_mac_dtype,
+    check_no_routing,
+    prefill_offload,
+    trace_table,
+    whole_table,
+    with_dtype,
+    with_parallel,
+)
 
 
 @dataclass
@@ -58,12 +67,14 @@ def prepare_run(
     dtype: str | None = None,
     routing: str | None = None,
     expert_groups: int = 1,
+    tensor_parallel: int = 1,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
     cache is reserved for the model's whole context, or for `max_context` positions, for each
     of `batch` sequences decoding together (a trace says its own batch). A mixture of
     experts chooses them by `routing` (`workload.moe`; a trace holds its choices) and places
-    them over `expert_groups` channel groups (1: every expert on every channel)."""
+    them over `expert_groups` channel groups (1: every expert on every channel). With
+    `tensor_parallel` N the run is one of N identical devices' shard (`ModelSpec`)."""
     from pimsim.asic import VECTOR_KINDS, check_sram_capacity
     from pimsim.engine.simulate import check_kinds
     from pimsim.workload import lower, resolve_model, trace_spec
@@ -78,15 +89,15 @@ def prepare_run(
             expected="true",
         )
     if trace:
-        table = _trace_table(trace, batch, dtype, routing)
+        table = trace_table(trace, batch, dtype, routing)
         spec = trace_spec(table)
         prompt_len = int(table.attrs.get("prompt_len", prompt_len))
         gen_len = int(table.attrs.get("gen_len", gen_len))
         source = trace
     else:
-        spec = _with_dtype(resolve_model(model), dtype)
+        spec = with_parallel(with_dtype(resolve_model(model), dtype), tensor_parallel)
         if not spec.experts:
-            _check_no_routing(routing, model, f"model {spec.name} has no experts")
+            check_no_routing(routing, model, f"model {spec.name} has no experts")
         table = lower(
             spec,
             prompt_len=prompt_len,
@@ -97,7 +108,7 @@ def prepare_run(
         )
         source = model
     check_kinds(table, set(VECTOR_KINDS), source)
-    _check_mac_dtype(hw, spec)
+    check_mac_dtype(hw, spec)
     # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
     context = prompt_len + gen_len - 1
     if context > spec.max_context_tokens:
@@ -119,71 +130,6 @@ def prepare_run(
         expert_groups=expert_groups,
     )
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
-
-
-def _trace_table(trace: str, batch: int, dtype: str | None, routing: str | None):
-    """The trace's operator table, refusing run options that would contradict it."""
-    from pimsim.workload import read_trace, trace_spec
-    from pimsim.workload.lowering import check_batch, table_batch
-
-    table = read_trace(trace)
-    spec = trace_spec(table)
-    if check_batch(batch) not in (1, table_batch(table)):
-        raise PimsimInputError(
-            f"the trace decodes {table_batch(table)} sequences, not {batch}",
-            file=trace,
-            key="--batch",
-            expected="the trace's own batch (lower it again with --batch)",
-        )
-    if dtype is not None and dtype != spec.dtype:
-        raise PimsimInputError(
-            f"the trace's operators are {spec.dtype}; --dtype cannot change them",
-            file=trace,
-            key="--dtype",
-            expected=f"{spec.dtype} (or lower the model again with that dtype)",
-        )
-    _check_no_routing(routing, trace, "the trace holds its experts' choices")
-    return table
-
-
-def _check_no_routing(routing: str | None, source: str | None, why: str) -> None:
-    if routing is not None:
-        raise PimsimInputError(
-            f"--routing {routing}: {why}", file=source, key="--routing", expected="no --routing"
-        )
-
-
-def _with_dtype(spec, dtype: str | None):
-    """The model with its weights, KV cache and activations in `dtype` (None: its own)."""
-    import dataclasses
-
-    from pimsim.core.dtypes import DTYPE_BYTES
-
-    if dtype is None:
-        return spec
-    if dtype not in DTYPE_BYTES:
-        raise PimsimInputError(
-            f"got {dtype!r}", key="--dtype", expected="one of " + ", ".join(DTYPE_BYTES)
-        )
-    return dataclasses.replace(spec, dtype=dtype)
-
-
-def _check_mac_dtype(hw: HardwareConfig, spec) -> None:
-    """The MAC units must multiply elements as wide as the model's: the layout packs
-    `pim.dtype` elements per column access. Same-width formats (a bf16 model on fp16 units)
-    run as the unit's format, with the same bytes, rows and commands."""
-    from pimsim.core.dtypes import DTYPE_BYTES
-
-    if DTYPE_BYTES[spec.dtype] == hw.pim.dtype_bytes:
-        return
-    raise PimsimInputError(
-        f"the model's elements are {spec.dtype} ({DTYPE_BYTES[spec.dtype]} B) but the MAC "
-        f"units multiply {hw.pim.dtype} ({hw.pim.dtype_bytes} B)",
-        file=hw.source,
-        key="pim.dtype",
-        expected=f"a unit that runs {spec.dtype} (--set pim.dtype={spec.dtype}, and "
-        "pim.mac_lanes for its width) or --dtype of the unit's width",
-    )
 
 
 def _kv_reservation(spec, positions: int, max_context: int | None) -> int:
@@ -214,14 +160,16 @@ def full_report(
     mapping_summary: dict | None = None,
     baseline_overrides: dict[str, dict] | None = None,
     offload=None,
+    interconnect=None,
 ) -> dict[str, Any]:
-    """The pimsim.report.v1 dictionary of a simulated run, baselines included."""
+    """The pimsim.report.v1 dictionary of a simulated run, baselines included (on the whole
+    model's operators when the run is a tensor-parallel shard)."""
     from pimsim.baselines import baselines_report
     from pimsim.report.build import build_report
 
     overrides = baseline_overrides or {}
     baselines = baselines_report(
-        prepared.table,
+        whole_table(prepared),
         gpu=gpu,
         cpu=cpu,
         prompt_len=prepared.prompt_len,
@@ -240,6 +188,7 @@ def full_report(
         baselines=baselines,
         expert_groups=prepared.mapping.expert_groups,
         offload=offload,
+        interconnect=interconnect,
     )
 
 
@@ -263,13 +212,19 @@ def run(
     routing: str | None = None,
     expert_groups: int = 1,
     prefill_on: str | None = None,
+    tensor_parallel: int = 1,
+    interconnect: str = "cxl",
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
     `simulate_options` go to `pimsim.engine.simulate` (timeline_tokens, progress,
     log_capacity). `prefill_on="gpu"`: the prompt as one step on the `gpu` baseline, its KV
-    cache sent to PIM over the host link (`pimsim.baselines.offload`)."""
+    cache sent to PIM over the host link (`pimsim.baselines.offload`). `tensor_parallel=N`:
+    the model split over N identical devices (each `hw`), their collectives over
+    `interconnect` (a `pimsim.system` preset; `baseline_overrides["interconnect"]` changes its
+    numbers)."""
     from pimsim.engine import simulate
+    from pimsim.system import load_interconnect
 
     prepared = prepare_run(
         hw,
@@ -283,8 +238,13 @@ def run(
         dtype=dtype,
         routing=routing,
         expert_groups=expert_groups,
+        tensor_parallel=tensor_parallel,
     )
-    offload = _offload(prefill_on, prepared, gpu, baseline_overrides)
+    devices = prepared.spec.tensor_parallel
+    link = None
+    if devices > 1:
+        link = load_interconnect(interconnect, (baseline_overrides or {}).get("interconnect"))
+    offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides)
     device_ps = None if offload is None else offload.time_ps
     sim = simulate(
         hw,
@@ -293,6 +253,8 @@ def run(
         mode=mode,
         exact=exact,
         device_ps=device_ps,
+        interconnect=link,
+        devices=devices,
         **simulate_options,
     )
     report = full_report(
@@ -305,25 +267,9 @@ def run(
         mapping_summary=prepared.mapping.summary() if with_mapping_summary else None,
         baseline_overrides=baseline_overrides,
         offload=offload,
+        interconnect=link,
     )
     return Run(hw, prepared, sim, report, offload)
-
-
-PREFILL_DEVICES = ("gpu",)
-
-
-def _offload(prefill_on: str | None, prepared: PreparedRun, gpu, baseline_overrides):
-    """The GPU's share of the prompt (`prefill_on="gpu"`), or None."""
-    if prefill_on is None:
-        return None
-    if prefill_on not in PREFILL_DEVICES:
-        raise PimsimInputError(
-            f"got {prefill_on!r}", key="--prefill", expected="token, gemm or gpu"
-        )
-    from pimsim.baselines.offload import plan_prefill_offload
-
-    overrides = (baseline_overrides or {}).get("gpu")
-    return plan_prefill_offload(prepared.table, gpu, overrides)
 
 
 def result_row(

@@ -55,6 +55,7 @@ from pimsim.asic._columns import (
 )
 from pimsim.config.schema import AsicConfig
 from pimsim.core.errors import PimsimInputError
+from pimsim.core.kinds import NET_KINDS
 from pimsim.workload.costs import score_pairs
 from pimsim.workload.moe import op_sequences
 
@@ -263,7 +264,7 @@ def op_units(op: Any) -> dict[str, int]:
 def vector_op_breakdown(op: Any, asic: AsicConfig) -> list[StageCount]:
     """Per-stage operation counts of one vector op (empty for PIM kinds)."""
     kind = str(op_field(op, "kind"))
-    if kind in PIM_KINDS:
+    if kind in PIM_KINDS or kind in NET_KINDS:  # (no ASIC work)
         return []
     units = op_units(op)
     out = []

@@ -7,12 +7,13 @@ from typing import Any
 
 from pimsim.core.errors import PimsimInputError
 
-BASELINE_PREFIXES = ("gpu", "cpu")
+BASELINE_PREFIXES = ("gpu", "cpu", "interconnect")  # (the last: a multi-device system's links)
 
 
 def split_set_options(items: Iterable[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Split `--set` items into hardware ones and baseline overrides (`gpu.KEY=VALUE`,
-    `cpu.KEY=VALUE`, values parsed like hardware values)."""
+    `cpu.KEY=VALUE`, values parsed like hardware values; `interconnect.KEY=VALUE` for the
+    links of a tensor-parallel system)."""
     from pimsim.config.loader import parse_set_options
 
     hardware: list[str] = []

@@ -104,6 +104,23 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
         "channel",
     )
     p.add_argument(
+        "--tensor-parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the model over N devices like HW (heads, FFN columns, vocabulary), their "
+        "partial sums all-reduced over --interconnect; the report's system block says what "
+        "each device and the links did",
+    )
+    p.add_argument(
+        "--interconnect",
+        default="cxl",
+        choices=("cxl", "pcie4", "nvlink4"),
+        help="the links between devices (default cxl: CXL 2.0 on PCIe 5.0 x16, through a "
+        "switch); --set interconnect.KEY=VALUE changes bandwidth_GBps, latency_ns, "
+        "switch_latency_ns or energy_pJ_per_bit",
+    )
+    p.add_argument(
         "--prefill",
         choices=("token", "gemm", "gpu"),
         default="token",
@@ -183,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         routing=args.routing,
         expert_groups=args.expert_groups,
+        tensor_parallel=args.tensor_parallel,
+        interconnect=args.interconnect,
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

@@ -1,7 +1,8 @@
 """The operator kinds of a trace, and where each runs.
 
 One row per kind: the unit that executes it (`pim`: the banks' MAC units; `vector`: the ASIC's
-vector unit; `link`: a transfer between the ASIC and the PIM devices) and whether it is a
+vector unit; `link`: a transfer between the ASIC and the PIM devices; `net`: a collective over
+the interconnect between PIM devices, tensor parallelism) and whether it is a
 matrix product streamed from the banks (the bandwidth and layout bounds count its bytes). The
 order is the trace format's kind code order (`pimsim.trace.v1`): append, never reorder.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class OperatorKind:
     name: str
-    unit: str  # pim | vector | link
+    unit: str  # pim | vector | link | net
     matrix_product: bool  # a VMM / GEMM / attention product read from the banks
     description: str
     # an element-wise kind: FLOPs per element (transcendentals count as one) and how many
@@ -89,6 +90,10 @@ KIND_TABLE: dict[str, OperatorKind] = {
             elementwise_flops=2,
             label="MoE combine",
         ),
+        # tensor parallelism: each device's partial sums summed over the devices (ring all-reduce,
+        # the sums on the way), and each device's share of the logits gathered
+        OperatorKind("allreduce", "net", False, "all-reduce of partial sums over the devices"),
+        OperatorKind("allgather", "net", False, "all-gather of each device's share"),
     )
 }
 KINDS: tuple[str, ...] = tuple(KIND_TABLE)
@@ -104,5 +109,8 @@ ELEMENTWISE_FLOPS: dict[str, int] = {
 }
 # activations an ungated FFN may use
 FFN_ACTIVATIONS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.ffn_activation)
-# kinds the ASIC cost model prices (everything that is not PIM work, the embedding included)
-ASIC_KINDS: frozenset[str] = frozenset(KINDS) - frozenset(PIM_KINDS)
+# collectives over the interconnect between devices (tensor parallelism)
+NET_KINDS: tuple[str, ...] = tuple(k for k, v in KIND_TABLE.items() if v.unit == "net")
+# kinds the ASIC cost model prices (everything that is not PIM work or a collective, the
+# embedding included)
+ASIC_KINDS: frozenset[str] = frozenset(KINDS) - frozenset(PIM_KINDS) - frozenset(NET_KINDS)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd
+from pimsim.core.kinds import NET_KINDS
 from pimsim.energy.model import EnergyInputs, per_command_energy_j, run_energy_j
 from pimsim.engine.metrics import PS, TokenTimes
 from pimsim.engine.simulate import SimResult
@@ -36,10 +37,14 @@ def energy_breakdown(
     sim: SimResult,
     times: TokenTimes | None = None,
     device_energy_j: np.ndarray | None = None,
+    interconnect=None,
+    devices: int = 1,
 ) -> dict:
     """Energy by component (J), by operator kind (J), and of the per-token window. Operators a
     compute device ran (`device_energy_j` > 0 or on the device unit: the prompt on a GPU) cost
-    their device energy (`prefill_device`), not the ASIC's."""
+    their device energy (`prefill_device`), not the ASIC's. A tensor-parallel run (the shard of
+    one of `devices` identical devices) counts every device, and its collectives'
+    `interconnect` energy."""
     from pimsim.asic import VECTOR_KINDS, table_ops
     from pimsim.engine.simulate import UNIT_DEVICE
 
@@ -78,4 +83,25 @@ def energy_breakdown(
         if device_energy_j is not None:
             decode["prefill_device"] = float(device_energy_j[window.mask].sum())
         out["window_components"] = decode
+    if devices > 1:
+        _whole_system(out, table, interconnect, devices, None if times is None else times.window)
     return out
+
+
+def _whole_system(out: dict, table: pd.DataFrame, interconnect, devices: int, window) -> None:
+    """Every device's energy (each ran the same shard) plus the interconnect's."""
+    from pimsim.engine.device import collective_bytes
+
+    kinds = table["kind"].to_numpy()
+    net = np.flatnonzero(np.isin(kinds, NET_KINDS))
+    nbytes = collective_bytes(table, net)
+    per_op = np.zeros(len(table))
+    for j, i in enumerate(net.tolist()):
+        per_op[i] = interconnect.collective_j(str(kinds[i]), int(nbytes[j]), devices)
+    for key in ("components", "by_kind", "window_components"):
+        if key in out:
+            out[key] = {k: v * devices for k, v in out[key].items()}
+    out["components"]["interconnect"] = float(per_op.sum())
+    out["by_kind"]["interconnect"] = float(per_op.sum())
+    if window is not None:
+        out["window_components"]["interconnect"] = float(per_op[window.mask].sum())

@@ -1,13 +1,13 @@
-"""Where a simulated run's time went: breakdowns that add up to its latency exactly.
-
-Every picosecond of [0, end] is given to one category: to the PIM operator whose DRAM work
-was in flight (the oldest one when several overlap: channels serve operators in order), else to
-the ASIC work running then (a vector operator's kind, or ``reduction`` for the work that
-finishes a PIM operator), else to a link transfer (``embed``, or ``pim_issue``: the ASIC -> PIM
-instruction latency), else to a compute device running an operator (``device_`` + its kind:
-the prompt on a GPU), else ``idle``. The units' view splits the same span into PIM only, PIM
-and ASIC together, ASIC only, link only, device only and idle. All sums are in integer
-picoseconds, so the parts equal the total exactly.
+"""Where a simulated run's time went: breakdowns that add up to its latency exactly. Every
+picosecond of [0, end] is given to one category: to the PIM operator whose DRAM work was in
+flight (the oldest one when several overlap: channels serve operators in order), else to the
+ASIC work running then (a vector operator's kind, or ``reduction`` for the work that finishes a
+PIM operator), else to a link transfer (``embed``, or ``pim_issue``: the ASIC -> PIM
+instruction latency), else to a compute device running an operator (``device_`` + its kind: the
+prompt on a GPU), else to a collective over the interconnect (``allreduce``), else ``idle``.
+The units' view splits the same span into PIM only, PIM and ASIC together, ASIC only, link
+only, device only, interconnect only and idle. All sums are in integer picoseconds, so the
+parts equal the total exactly.
 
 ASIC work that streams a weight VMM's partial sums while that VMM's DRAM part still runs is
 counted as hidden by the PIM (`SimResult.asic_hidden_ps`); it overlaps that operator's own DRAM
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pimsim.engine.simulate import NONE, UNIT_DEVICE, UNIT_LINK, UNIT_PIM, SimResult
+from pimsim.engine.simulate import NONE, UNIT_DEVICE, UNIT_LINK, UNIT_NET, UNIT_PIM, SimResult
 
 ASIC_FINISH = "reduction"
 PIM_ISSUE = "pim_issue"
@@ -40,6 +40,7 @@ class Timing:
     asic_hidden_ps: int  # vector-unit work while PIM work was in flight
     link_busy_ps: int
     device_busy_ps: int = 0  # a compute device running operators (`--prefill gpu`)
+    net_busy_ps: int = 0  # collectives over the interconnect (tensor parallelism)
 
     @property
     def asic_exposed_ps(self) -> int:
@@ -137,7 +138,12 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
     d_start, d_end = sim.op_start_ps[dev], sim.op_end_ps[dev]
     device_exposed = (d_end - d_start) - busy.within(d_start, d_end)
     add(np.array([f"device_{k}" for k in kinds[dev]], dtype=object), device_exposed)
-    everything = _union(np.concatenate((busy.starts, d_start)), np.concatenate((busy.ends, d_end)))
+    busy = _union(np.concatenate((busy.starts, d_start)), np.concatenate((busy.ends, d_end)))
+    net = np.flatnonzero(sim.op_unit == UNIT_NET)  # (one in-order unit: disjoint)
+    n_start, n_end = sim.op_start_ps[net], sim.op_end_ps[net]
+    net_exposed = (n_end - n_start) - busy.within(n_start, n_end)
+    add(kinds[net], net_exposed)
+    everything = _union(np.concatenate((busy.starts, n_start)), np.concatenate((busy.ends, n_end)))
     idle = total - everything.length
     by_kind[IDLE] = by_kind.get(IDLE, 0) + idle
     overlap = int(a_under_pim.sum()) + hidden_streamed
@@ -148,6 +154,7 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
         "asic_only": asic_exposed,
         "link_only": int(link_exposed.sum()),
         **({"device_only": int(device_exposed.sum())} if len(dev) else {}),
+        **({"interconnect_only": int(net_exposed.sum())} if len(net) else {}),
         "idle": idle,
     }
     return Timing(
@@ -159,4 +166,5 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
         asic_hidden_ps=overlap,
         link_busy_ps=link.length,
         device_busy_ps=int((d_end - d_start).sum()),
+        net_busy_ps=int((n_end - n_start).sum()),
     )

@@ -5,8 +5,8 @@ which come earlier in the table (ids are a topological order). So going through 
 keeping each unit's "free from" time, gives every operator the start the SimPy processes give
 it: the PIM unit issues operator i at max(its previous issue, i's inputs' ends); the vector
 unit starts a vector operator at max(its own free time, the inputs' ends) and the finishing
-work of a PIM operator at max(its free time, the operator's dispatch); the link and a compute
-device (`engine.device`) likewise.
+work of a PIM operator at max(its free time, the operator's dispatch); the link, a compute
+device and the interconnect (`engine.device`) likewise.
 The channels see the same calls with the same start cycles in the same order, so their states,
 counts and every time column are identical (`tests/engine/test_in_order.py` compares every
 column with the SimPy processes on randomised models, systems and modes). The loop costs no
@@ -15,7 +15,7 @@ events: it is the default engine, SimPy the reference one (`simulate(..., engine
 
 from __future__ import annotations
 
-from pimsim.engine.device import UNIT_DEVICE, DeviceUnit
+from pimsim.engine.device import UNIT_DEVICE, UNIT_NET, DeviceUnit, NetUnit
 from pimsim.engine.units import UNIT_PIM, UNIT_VECTOR, LinkUnit, PimUnit, Run, VectorUnit
 
 
@@ -30,8 +30,8 @@ def run_in_order(run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit, ser
     """Schedule every operator of `run` (its `env` a `Clock`); returns the run's end (ps)."""
     ops, cols, clock = run.ops, run.cols, run.env
     unit, deps, end = ops.unit_list, ops.deps, cols.end
-    pim_free = vector_free = link_free = device_free = last = 0
-    device = DeviceUnit(run)
+    pim_free = vector_free = link_free = device_free = net_free = last = 0
+    device, net = DeviceUnit(run), NetUnit(run)
     for i in range(ops.n):
         if serial:  # each instruction waits for the previous one to finish
             ready = last
@@ -58,9 +58,14 @@ def run_in_order(run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit, ser
                 vector_free = done
         elif kind == UNIT_DEVICE:
             begin = max(device_free, ready)
-            done = device.device_op_at(i, begin)
+            done = device.op_at(i, begin)
             if not serial:
                 device_free = done
+        elif kind == UNIT_NET:
+            begin = max(net_free, ready)
+            done = net.op_at(i, begin)
+            if not serial:
+                net_free = done
         else:
             begin = max(link_free, ready)
             done = link.link_op_at(i, begin)

@@ -36,9 +36,9 @@ import simpy
 
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
-from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
+from pimsim.core.kinds import LINK_KINDS, NET_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
-from pimsim.engine.device import UNIT_DEVICE, DeviceUnit
+from pimsim.engine.device import UNIT_DEVICE, UNIT_NET, DeviceUnit, NetUnit
 from pimsim.engine.in_order import Clock, run_in_order
 from pimsim.engine.units import (
     NONE,
@@ -63,6 +63,7 @@ __all__ = [
     "NONE",
     "UNIT_DEVICE",
     "UNIT_LINK",
+    "UNIT_NET",
     "UNIT_PIM",
     "UNIT_VECTOR",
     "SimResult",
@@ -92,7 +93,7 @@ class SimResult:
     end_ps: int
     op_start_ps: np.ndarray = field(repr=False)
     op_end_ps: np.ndarray = field(repr=False)
-    op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link, 3 compute device
+    op_unit: np.ndarray = field(repr=False)  # 0 pim, 1 vector, 2 link, 3 device, 4 net
     dram_start_ps: np.ndarray = field(repr=False)
     pim_end_ps: np.ndarray = field(repr=False)
     asic_start_ps: np.ndarray = field(repr=False)
@@ -117,7 +118,7 @@ class SimResult:
 
 
 def check_kinds(table: pd.DataFrame, vector_kinds: set[str], source: str | None) -> None:
-    known = set(PIM_KINDS) | set(LINK_KINDS) | set(vector_kinds)
+    known = set(PIM_KINDS) | set(LINK_KINDS) | set(NET_KINDS) | set(vector_kinds)
     bad = sorted(set(table["kind"]) - known)
     if bad:
         first = table[table["kind"] == bad[0]].iloc[0]
@@ -141,16 +142,19 @@ def simulate(
     log_capacity: int = 0,
     engine: str = "loop",
     device_ps: np.ndarray | None = None,
+    interconnect=None,
+    devices: int = 1,
 ) -> SimResult:
     """Run the operator table on the PIM system; returns per-op times and the PIM state.
     `engine`: "loop" (`pimsim.engine.in_order`) or "simpy"; they give identical results.
     `device_ps` (per operator, -1 for none): operators a compute device runs for that long
-    instead (`pimsim.engine.device`: the prompt on a GPU)."""
+    instead (`pimsim.engine.device`: the prompt on a GPU). A tensor-parallel table (one of
+    `devices` identical devices' shard) times its collectives over `interconnect`."""
     _check_table(table, mode)
     if engine not in ENGINES:
         raise PimsimInputError(f"got {engine!r}", key="engine", expected=" or ".join(ENGINES))
     env = simpy.Environment() if engine == "simpy" else Clock()
-    ops = Operators(hw, table, device_ps)
+    ops = Operators(hw, table, device_ps, interconnect, devices)
     run = Run(env, ops, timeline_tokens, _progress_bar(ops.n, progress))
     pim_system = PimSystem(hw, exact=exact, log_capacity=log_capacity)
     batch = table_batch(table)
@@ -180,6 +184,7 @@ def simulate(
         env.process(vector.process(vector_ops))
         env.process(link.process(ops.of_unit(UNIT_LINK)))
         env.process(DeviceUnit(run).process(ops.of_unit(UNIT_DEVICE)))
+        env.process(NetUnit(run).process(ops.of_unit(UNIT_NET)))
     env.run()
     if run.bar is not None:
         run.bar.close()

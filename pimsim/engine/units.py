@@ -16,10 +16,17 @@ import pandas as pd
 import simpy
 
 from pimsim.config.schema import HardwareConfig
-from pimsim.core.kinds import LINK_KINDS, PIM_KINDS
+from pimsim.core.kinds import LINK_KINDS, NET_KINDS, PIM_KINDS
 from pimsim.dram.system import PimSystem
 from pimsim.dram.tables import N_COUNTERS
-from pimsim.engine.device import UNIT_DEVICE, DeviceUnit, LinkUnit
+from pimsim.engine.device import (
+    UNIT_DEVICE,
+    UNIT_NET,
+    DeviceUnit,
+    LinkUnit,
+    NetUnit,
+    collective_ps,
+)
 from pimsim.engine.work import OperatorWork, OperatorWorks
 from pimsim.workload.moe import op_rows
 
@@ -32,7 +39,12 @@ class Operators:
     times cheaper), with each operator's unit and its vector-unit and link times (ps)."""
 
     def __init__(
-        self, hw: HardwareConfig, table: pd.DataFrame, device_ps: np.ndarray | None = None
+        self,
+        hw: HardwareConfig,
+        table: pd.DataFrame,
+        device_ps: np.ndarray | None = None,
+        interconnect=None,
+        devices: int = 1,
     ) -> None:
         from pimsim.asic import asic_cycles_for_table
         from pimsim.asic.link import link_transfer_ps_array
@@ -58,6 +70,8 @@ class Operators:
         for i in np.flatnonzero(on_device).tolist():  # (the device has its own K and V)
             self.deps[i] = [d for d in self.deps[i] if on_device[d]]
         self.unit = np.where(on_device, UNIT_DEVICE, self.unit)
+        self.net_ps = collective_ps(table, kind_array, interconnect, devices)
+        self.unit = np.where(np.isin(kind_array, NET_KINDS), UNIT_NET, self.unit)
         self.device_ps = (
             np.where(on_device, device_ps, 0)
             if device_ps is not None
@@ -401,7 +415,7 @@ class SerialIssuer:
 
     def __init__(self, run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit) -> None:
         self.run, self.pim, self.vector, self.link = run, pim, vector, link
-        self.device = DeviceUnit(run)
+        self.device, self.net = DeviceUnit(run), NetUnit(run)
 
     def pim_op(self, i: int):
         """PIM operator i from now, then all of its ASIC part (a process step)."""
@@ -419,7 +433,9 @@ class SerialIssuer:
             elif kind == UNIT_VECTOR:
                 yield from self.vector.vector_op(i)
             elif kind == UNIT_DEVICE:
-                yield from self.device.device_op(i)
+                yield from self.device.op(i)
+            elif kind == UNIT_NET:
+                yield from self.net.op(i)
             else:
                 yield from self.link.link_op(i)
             r.finish(i)

@@ -168,7 +168,13 @@ def map_model(
     shared_programs: dict = {}  # every layer's KV programs are the same relative to its rows
     for _ in range(spec.layers * slots):
         layout = kv_layout(
-            kv_geo, spec.heads, spec.kv_heads, spec.d_head, max_context, row, shared_programs
+            kv_geo,
+            spec.local_heads,
+            spec.local_kv_heads,
+            spec.d_head,
+            max_context,
+            row,
+            shared_programs,
         )
         kv.append(layout)
         row += layout.rows_used
@@ -289,5 +295,5 @@ def _too_big(
 
 def _kv_rows(geo: Geometry, spec, max_context: int, sequences: int = 1) -> int:
     _, kv_geo, slots = kv_grouping(geo, sequences)
-    layout = kv_layout(kv_geo, spec.heads, spec.kv_heads, spec.d_head, max_context, 0)
+    layout = kv_layout(kv_geo, spec.local_heads, spec.local_kv_heads, spec.d_head, max_context, 0)
     return layout.rows_used * spec.layers * slots

@@ -24,6 +24,7 @@ from pimsim.engine.accounting import account
 from pimsim.engine.metrics import PS, bounds, token_times
 from pimsim.engine.simulate import UNIT_PIM, SimResult
 from pimsim.report.moe import moe_section
+from pimsim.report.system import system_section
 from pimsim.report.timeline import perfetto_trace
 from pimsim.workload.lowering import table_batch
 
@@ -43,6 +44,7 @@ def build_report(
     baselines: dict | None = None,
     expert_groups: int = 1,
     offload=None,
+    interconnect=None,
 ) -> dict[str, Any]:
     from pimsim.workload import count_parameters
 
@@ -50,7 +52,16 @@ def build_report(
     timing = account(sim, kinds)
     times = token_times(sim, table)
     per_token_s = times.per_token_ps * PS
-    energy = energy_breakdown(hw, table, sim, times, None if offload is None else offload.energy_j)
+    devices = spec.tensor_parallel
+    energy = energy_breakdown(
+        hw,
+        table,
+        sim,
+        times,
+        None if offload is None else offload.energy_j,
+        interconnect=interconnect,
+        devices=devices,
+    )
     batch = table_batch(table)
     energy_per_token = (
         float(sum(energy["window_components"].values())) / times.window.tokens / batch
@@ -63,7 +74,7 @@ def build_report(
         "schema": "pimsim.report.v1",
         "pimsim_version": __version__,
         "hw": {"name": hw.name, "config_sha256": hw.sha256},
-        "model": {"name": spec.name, "params": int(count_parameters(spec))},
+        "model": {"name": spec.name, "params": int(count_parameters(spec.whole()))},
         "prompt_len": int(prompt_len),
         "gen_len": int(gen_len),
         "mode": sim.mode,
@@ -71,6 +82,11 @@ def build_report(
         **({"batch": batch} if batch > 1 else {}),
         **({"moe": moe_section(spec, table, sim, expert_groups)} if spec.experts else {}),
         **({"prefill": offload.summary(sim)} if offload is not None else {}),
+        **(
+            {"system": system_section(spec, table, sim, timing, energy, interconnect)}
+            if devices > 1
+            else {}
+        ),
         "pim": _pim_section(hw, sim, table, timing, times, energy, mapping_summary),
         "baselines": baselines,
         "speedup": speedup,

@@ -59,6 +59,16 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
             f"KV cache {pre['kv_bytes_sent'] / 1e6:.2f} MB to PIM over the host link in "
             f"{_si(pre['kv_transfer_s'])}, {pre['device_energy_j'] * 1e3:.3f} mJ",
         )
+    if report.get("system"):
+        sys_ = report["system"]
+        links = sys_["links"]
+        lines.insert(
+            3,
+            f"  devices             {sys_['devices']} (tensor parallel) over "
+            f"{sys_['interconnect']['name']}: {links['collectives']} collectives, "
+            f"{links['bytes_sent_per_device'] / 1e6:.2f} MB sent per device, links busy "
+            f"{_si(links['busy_s'])} ({_si(links['exposed_s'])} exposed)",
+        )
     if report.get("moe"):
         from pimsim.report.moe import moe_line
 

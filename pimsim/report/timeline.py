@@ -21,7 +21,15 @@ import pandas as pd
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.commands import Cmd
 from pimsim.dram.tables import CT_CONFLICTS, CT_HITS, CT_MISSES
-from pimsim.engine.simulate import NONE, UNIT_DEVICE, UNIT_LINK, UNIT_PIM, UNIT_VECTOR, SimResult
+from pimsim.engine.simulate import (
+    NONE,
+    UNIT_DEVICE,
+    UNIT_LINK,
+    UNIT_NET,
+    UNIT_PIM,
+    UNIT_VECTOR,
+    SimResult,
+)
 
 TRACKS = (
     "PIM channels",
@@ -31,6 +39,8 @@ TRACKS = (
     "vector beside PIM",
 )
 DEVICE_TID = 1000  # a compute device's track (`--prefill gpu`): one unit, in order, one lane
+NET_TID = 1001  # the interconnect's collectives (tensor parallelism): likewise
+OWN_TRACKS = {DEVICE_TID: "compute device", NET_TID: "interconnect"}
 PS_PER_US = 1e6
 
 
@@ -58,6 +68,7 @@ def _segments(sim: SimResult) -> list[tuple[int, np.ndarray, np.ndarray, np.ndar
         (3, pim & (sim.asic_start_ps != NONE), sim.asic_start_ps, sim.asic_end_ps),
         (4, pim & (sim.par_start_ps != NONE), sim.par_start_ps, sim.par_end_ps),
         (DEVICE_TID, unit == UNIT_DEVICE, sim.op_start_ps, sim.op_end_ps),
+        (NET_TID, unit == UNIT_NET, sim.op_start_ps, sim.op_end_ps),
     ]
 
 
@@ -90,8 +101,8 @@ def _into_lanes(slices: list[dict[str, Any]]) -> dict[int, str]:
     names = {tid: name for tid, name in enumerate(TRACKS)}
     for event in sorted(slices, key=lambda e: (e["ts"], e["tid"])):
         track, lane = event["tid"], 0
-        if track == DEVICE_TID:
-            names[DEVICE_TID] = "compute device"
+        if track in OWN_TRACKS:
+            names[track] = OWN_TRACKS[track]
             continue
         while ends.get((track, lane), -1.0) > event["ts"] + 1e-9:
             lane += 1

@@ -105,6 +105,9 @@ def op_costs(
     kvb[i] = kv_heads[i] * d_head[i] * context[i] * B
     act[i] = m[i] * heads[i] * d_head[i] + heads[i] * pairs
 
+    i = where("allreduce", "allgather")  # (the vector each device sends and receives)
+    act[i] = m[i] * (n_in[i] + n_out[i])
+
     i = where("softmax")
     pairs = score_pairs(m[i], context[i])
     flops[i] = SOFTMAX_FLOPS * heads[i] * pairs

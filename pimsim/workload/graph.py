@@ -155,7 +155,7 @@ def _pre(spec: ModelSpec) -> tuple[GraphNode, ...]:
 
 
 def _layer(spec: ModelSpec, slots: int = 0) -> tuple[GraphNode, ...]:
-    d, dh, h, kvh = spec.d_model, spec.d_head, spec.heads, spec.kv_heads
+    d, dh, h, kvh = spec.d_model, spec.d_head, spec.local_heads, spec.local_kv_heads
     bias = spec.linear_bias
     nodes: list[GraphNode] = []
 
@@ -206,7 +206,7 @@ def _layer(spec: ModelSpec, slots: int = 0) -> tuple[GraphNode, ...]:
     assert kv == kv_index
     prob = add(GraphNode("softmax", "softmax", (score,), **attn_shape))
     ctx = add(GraphNode("attn_value", "attn_value", (prob, kv), out_features=dh, **attn_shape))
-    proj = add(_linear(spec, "attn_out", (ctx,), h * dh, d, bias))
+    proj = _summed(spec, add, "attn", add(_linear(spec, "attn_out", (ctx,), h * dh, d, bias)))
     res1 = add(_eltwise("add", "attn_residual", (INPUT, proj), d))
     if spec.parallel_block:  # the FFN reads the layer input's norm, not the attention's sum
         y = res1
@@ -215,23 +215,33 @@ def _layer(spec: ModelSpec, slots: int = 0) -> tuple[GraphNode, ...]:
         y = res1 if pre else add(_norm(spec, "attn_norm", (res1,), d))
         z = add(_norm(spec, "ffn_norm", (y,), d)) if pre else y
     down = _moe(spec, add, z, slots) if spec.experts else _ffn(spec, add, z)
+    down = _summed(spec, add, "ffn", down)
     res2 = add(_eltwise("add", "ffn_residual", (y, down), d))
     if not pre:
         add(_norm(spec, "ffn_norm", (res2,), d))
     return tuple(nodes)
 
 
+def _summed(spec: ModelSpec, add, part: str, node: int) -> int:
+    """Tensor parallelism: the devices' partial outputs of `node` summed (an all-reduce)."""
+    if spec.tensor_parallel == 1:
+        return node
+    d = spec.d_model
+    return add(GraphNode(f"{part}_allreduce", "allreduce", (node,), in_features=d, out_features=d))
+
+
 def _ffn(spec: ModelSpec, add, z: int) -> int:
     """The FFN's nodes from input node `z`; returns its output node."""
     d, bias = spec.d_model, spec.linear_bias or spec.mlp_bias
+    f = spec.local_d_ffn
     if spec.gated_ffn:
-        gate_up = add(_linear(spec, "gate_up", (z,), d, 2 * spec.d_ffn, bias))
-        act = add(_eltwise("silu", "silu", (gate_up,), spec.d_ffn))
-        hidden = add(_eltwise("mul", "mul", (act, gate_up), spec.d_ffn))
-        return add(_linear(spec, "down", (hidden,), spec.d_ffn, d, bias))
-    fc1 = add(_linear(spec, "fc1", (z,), d, spec.d_ffn, bias))
-    act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), spec.d_ffn))
-    return add(_linear(spec, "fc2", (act,), spec.d_ffn, d, bias))
+        gate_up = add(_linear(spec, "gate_up", (z,), d, 2 * f, bias))
+        act = add(_eltwise("silu", "silu", (gate_up,), f))
+        hidden = add(_eltwise("mul", "mul", (act, gate_up), f))
+        return add(_linear(spec, "down", (hidden,), f, d, bias))
+    fc1 = add(_linear(spec, "fc1", (z,), d, f, bias))
+    act = add(_eltwise(spec.ffn, spec.ffn, (fc1,), f))
+    return add(_linear(spec, "fc2", (act,), f, d, bias))
 
 
 def _moe(spec: ModelSpec, add, z: int, slots: int) -> int:
@@ -247,7 +257,7 @@ def _moe(spec: ModelSpec, add, z: int, slots: int) -> int:
         shared_in.append(add(_linear(spec, "shared_gate", (z,), d, 1, False)))
     gated = spec.gated_ffn
     first = "gate_up" if gated else "fc1"
-    fs = spec.shared_expert_ffn_dim
+    fs = spec.local_shared_ffn
     if fs:
         up = add(_linear(spec, f"shared.{first}", (z,), d, (2 if gated else 1) * fs, bias))
     route = add(
@@ -306,7 +316,9 @@ def _post(spec: ModelSpec) -> tuple[GraphNode, ...]:
     if spec.d_embed != spec.d_model:
         nodes.append(_linear(spec, "embed_proj_out", (x,), spec.d_model, spec.d_embed, False))
         x = len(nodes) - 1
-    head = _linear(spec, "lm_head", (x,), spec.d_embed, spec.vocab_size, bias=False)
+    # (tensor parallelism: each device's share of the vocabulary; the devices' best tokens are
+    # combined in a reduction of one value each, not modelled)
+    head = _linear(spec, "lm_head", (x,), spec.d_embed, spec.local_vocab, bias=False)
     if spec.tied_lm_head:
         head = dataclasses.replace(head, tied_to="tok_embed")
     nodes.append(head)

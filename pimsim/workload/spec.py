@@ -52,6 +52,11 @@ class ModelSpec:
     hidden units (0: `d_ffn`) of the model's `ffn` kind, their outputs summed by gate weight;
     `shared_expert_ffn_dim` > 0 adds an expert every token uses (Qwen2-MoE), with a sigmoid
     gate of its own (a d_model x 1 VMM) when `shared_expert_gate`.
+
+    `tensor_parallel` > 1 describes one device's shard of a model split over that many devices
+    (Megatron-style): the query and KV heads, the FFN hidden units (each expert's too) and the
+    vocabulary of the LM head divided among them (`local_*`), the attention output and FFN down
+    projections summed over the devices by an all-reduce, the logits all-gathered.
     """
 
     name: str
@@ -84,6 +89,7 @@ class ModelSpec:
     expert_ffn_dim: int = 0
     shared_expert_ffn_dim: int = 0
     shared_expert_gate: bool = False
+    tensor_parallel: int = 1
     family: str = ""
     description: str = ""
     source: str = ""
@@ -102,7 +108,7 @@ class ModelSpec:
     @property
     def qkv_out_features(self) -> int:
         """Output width of the concatenated QKV projection: q heads plus K and V heads."""
-        return (self.heads + 2 * self.kv_heads) * self.d_head
+        return (self.local_heads + 2 * self.local_kv_heads) * self.d_head
 
     @property
     def rotated_dims(self) -> int:
@@ -122,8 +128,34 @@ class ModelSpec:
 
     @property
     def expert_hidden(self) -> int:
-        """Hidden units of one expert's FFN (mixture-of-experts models)."""
-        return self.expert_ffn_dim or self.d_ffn
+        """Hidden units of one expert's FFN on this device (mixture-of-experts models)."""
+        return (self.expert_ffn_dim or self.d_ffn) // self.tensor_parallel
+
+    @property
+    def local_heads(self) -> int:
+        """Query heads on one device (all of them without tensor parallelism)."""
+        return self.heads // self.tensor_parallel
+
+    @property
+    def local_kv_heads(self) -> int:
+        return self.kv_heads // self.tensor_parallel
+
+    @property
+    def local_d_ffn(self) -> int:
+        return self.d_ffn // self.tensor_parallel
+
+    @property
+    def local_shared_ffn(self) -> int:
+        return self.shared_expert_ffn_dim // self.tensor_parallel
+
+    @property
+    def local_vocab(self) -> int:
+        """LM-head outputs on one device (the vocabulary padded to a multiple of the devices)."""
+        return -(-self.vocab_size // self.tensor_parallel)
+
+    def whole(self) -> ModelSpec:
+        """The model all devices hold together (this spec without tensor parallelism)."""
+        return dataclasses.replace(self, tensor_parallel=1)
 
     @property
     def gated_ffn(self) -> bool:
@@ -175,7 +207,9 @@ FEATURE_DEFAULTS = {
     "expert_ffn_dim": 0,
     "shared_expert_ffn_dim": 0,
     "shared_expert_gate": False,
+    "tensor_parallel": 1,
 }
+MAX_DEVICES = 4096  # (a device per head of the largest models, and then some)
 MAX_EXPERTS = 1024  # (DeepSeek-V3: 256 routed experts; Qwen2-MoE: 64)
 
 
@@ -316,6 +350,27 @@ def _check_family_features(spec: ModelSpec) -> None:
     if spec.parallel_norms == 2 and not spec.parallel_block:
         raise SpecFieldError("parallel_norms", "only a parallel block has a second norm", "1")
     _check_experts(spec)
+    _check_tensor_parallel(spec)
+
+
+def _check_tensor_parallel(spec: ModelSpec) -> None:
+    """Every split dimension divides evenly over the devices (the vocabulary is padded)."""
+    tp = spec.tensor_parallel
+    if not _is_int(tp) or not 1 <= tp <= MAX_DEVICES:
+        raise SpecFieldError("tensor_parallel", f"got {tp!r}", f"an integer in 1..{MAX_DEVICES}")
+    if tp == 1:
+        return
+    dims = {"kv_heads": spec.kv_heads, "heads": spec.heads, "d_ffn": spec.d_ffn}
+    if spec.experts:
+        dims["expert_ffn_dim"] = spec.expert_ffn_dim or spec.d_ffn
+        dims["shared_expert_ffn_dim"] = spec.shared_expert_ffn_dim
+    for field, value in dims.items():
+        if value % tp:
+            raise SpecFieldError(
+                "tensor_parallel",
+                f"{tp} devices do not divide {field} = {value}",
+                f"a divisor of {field}",
+            )
 
 
 def _check_experts(spec: ModelSpec) -> None:

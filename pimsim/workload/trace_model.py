@@ -37,9 +37,10 @@ def check_against_model(table: pd.DataFrame, spec: ModelSpec, lines: np.ndarray,
     first(m < 1, "m", lambda r: f"must be >= 1 (rows the operator serves), got {m[r]}")
     _check_matrices(table, spec, kinds, first)
     attention = np.isin(kinds, _ATTENTION_KINDS)
+    local = {"heads": spec.local_heads, "kv_heads": spec.local_kv_heads, "d_head": spec.d_head}
     for field in _HEAD_FIELDS:
         values = table[field].to_numpy()
-        want = getattr(spec, field)
+        want = local[field]  # (a tensor-parallel shard's own heads)
         first(
             attention & (values != want),
             field,

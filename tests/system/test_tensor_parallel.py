@@ -1,0 +1,152 @@
+"""Tensor parallelism over identical PIM devices: a device's shard holds half (a quarter, ...)
+of every split matrix, runs as one device running those smaller matrices, and waits for the
+all-reduces the interconnect times; the report counts every device and the links."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pimsim.api import simulate
+from pimsim.cli import main
+from pimsim.config import load_hw
+from pimsim.core.errors import PimsimInputError
+from pimsim.engine import simulate as simulate_table
+from pimsim.pipeline import prepare_run
+from pimsim.system import load_interconnect
+from pimsim.workload import lower, resolve_model, weight_matrices
+
+COLUMN_SPLIT = ("qkv", "fc1", "gate_up", "lm_head")  # outputs divided over the devices
+ROW_SPLIT = ("attn_out", "fc2", "down")  # inputs divided, partial sums all-reduced
+
+
+@pytest.mark.parametrize("model", ["gpt2-small", "tinyllama-1.1b"])
+def test_a_shard_holds_the_split_half_of_every_matrix(model):
+    whole = resolve_model(model)
+    half = dataclasses.replace(whole, tensor_parallel=2)
+    full = {m.name: m for m in weight_matrices(whole)}
+    for m in weight_matrices(half):
+        part, w = m.name.split(".")[-1], full[m.name]
+        if part in COLUMN_SPLIT:
+            assert (m.in_features, m.out_features) == (w.in_features, -(-w.out_features // 2))
+        else:
+            assert part in ROW_SPLIT and m.out_features == w.out_features
+            assert m.in_features == w.in_features // 2
+
+
+def _without_collectives(table):
+    """The shard's table with its all-reduces taken out: one device running the half-sized
+    matrices alone (every dependency on a collective moved to the collective's input)."""
+    import pandas as pd
+
+    from pimsim.workload.table import make_op_table
+
+    net = (table["kind"] == "allreduce").to_numpy()
+    source = {int(i): int(table["deps"].iloc[i][0]) for i in np.flatnonzero(net)}
+    keep = np.flatnonzero(~net)
+    new_id = np.cumsum(~net) - 1
+    deps = [[int(new_id[source.get(d, d)]) for d in table["deps"].iloc[i]] for i in keep]
+    cols = {c: table[c].to_numpy()[keep] for c in table.columns if c != "deps"}
+    cols["id"] = np.arange(len(keep))
+    counts = np.array([len(d) for d in deps], dtype=np.int64)
+    flat = np.array([x for d in deps for x in d], dtype=np.int64)
+    out = make_op_table(cols, counts, flat)
+    out.attrs.update({**table.attrs, "model": {**table.attrs["model"], "tensor_parallel": 1}})
+    assert isinstance(out, pd.DataFrame)
+    return out
+
+
+def test_two_devices_run_as_one_device_of_half_matrices_plus_the_collectives():
+    hw = load_hw("gddr6_aim", ["dram.refresh=none"])  # (DRAM work then shifts with its start)
+    prepared = prepare_run(hw, model="gpt2-small", gen_len=3, tensor_parallel=2)
+    link = load_interconnect("cxl")
+    shard = simulate_table(hw, prepared.table, prepared.mapping, interconnect=link, devices=2)
+    alone_table = _without_collectives(prepared.table)
+    alone = simulate_table(hw, alone_table, prepared.mapping)
+    # the same DRAM commands, and every PIM operator the same DRAM cycles
+    assert np.array_equal(shard.pim.counters, alone.pim.counters)
+    pim = (prepared.table["kind"] != "allreduce").to_numpy()
+    span = (shard.pim_end_ps - shard.dram_start_ps)[pim]
+    assert np.array_equal(span, alone.pim_end_ps - alone.dram_start_ps)
+    # and the run longer by exactly the collectives' modelled time (each on the critical path)
+    net = np.flatnonzero(~pim)
+    times = shard.op_end_ps[net] - shard.op_start_ps[net]
+    d = 768 * 2  # the vector all-reduced: d_model bf16 elements
+    assert (times == link.collective_ps("allreduce", d, 2)).all()
+    # (each wait ends on the next DRAM clock edge, where the next PIM operator is handed over)
+    late = shard.end_ps - alone.end_ps - int(times.sum())
+    assert 0 <= late < len(net) * shard.tck_ps
+
+
+def test_ring_collective_time_and_energy():
+    link = load_interconnect("pcie4", {"latency_ns": 100.0})
+    # 4 devices, 1 MB: 6 steps of 100 ns, and 3/2 MB sent each at 31.5 GB/s
+    assert link.collective_ps("allreduce", 10**6, 4) == round(6 * 100e3 + 1.5e6 * 1e3 / 31.5)
+    assert link.collective_ps("allgather", 10**6, 4) == round(3 * 100e3 + 0.75e6 * 1e3 / 31.5)
+    assert link.collective_ps("allreduce", 10**6, 1) == 0
+    assert link.collective_j("allreduce", 10**6, 4) == pytest.approx(4 * 1.5e6 * 8 * 4.4e-12)
+    with pytest.raises(PimsimInputError):
+        load_interconnect("pcie4", {"bandwidth_GBps": -1})
+    with pytest.raises(PimsimInputError):
+        load_interconnect("token-ring")
+
+
+def test_the_report_counts_every_device_and_the_links():
+    kw = dict(gen_len=3, max_context=16)
+    one = simulate("gddr6_aim", "tinyllama-1.1b", **kw).report
+    four = simulate("gddr6_aim", "tinyllama-1.1b", tensor_parallel=4, **kw).report
+    system = four["system"]
+    assert system["devices"] == 4 and system["interconnect"]["name"] == "cxl"
+    assert four["model"]["params"] == one["model"]["params"]  # (the whole model)
+    # every device's energy, plus the links', is the system's
+    parts = four["pim"]["energy_breakdown_j"]
+    assert sum(parts.values()) == pytest.approx(four["pim"]["energy_j"])
+    assert parts["interconnect"] == pytest.approx(system["links"]["energy_j"])
+    assert system["per_device"]["energy_j"] * 4 + parts["interconnect"] == pytest.approx(
+        four["pim"]["energy_j"]
+    )
+    # two all-reduces per layer per step (22 layers, 3 steps), 2048 bf16 values each
+    assert system["links"]["collectives"] == 2 * 22 * 3
+    assert system["links"]["bytes_sent_per_device"] == 2 * 22 * 3 * (2 * 3 * 2048 * 2 // 4)
+    # the baselines run the whole model, as for one device
+    assert four["baselines"]["gpu"]["latency_s_per_token"] == pytest.approx(
+        one["baselines"]["gpu"]["latency_s_per_token"]
+    )
+    table = lower(resolve_model("tinyllama-1.1b"), gen_len=3)
+    assert "allreduce" not in set(table["kind"])
+
+
+def test_bad_parallel_options_exit_2_naming_the_key(capsys):
+    argv = ["run", "--hw", "gddr6_aim", "--model", "gpt2-small"]
+    assert main([*argv, "--tensor-parallel", "5"]) == 2  # 12 heads
+    assert "--tensor-parallel" in capsys.readouterr().err
+    assert main([*argv, "--tensor-parallel", "2", "--set", "interconnect.speed=3"]) == 2
+    assert "interconnect.speed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["overlap", "serial"])
+def test_collectives_schedule_the_same_in_both_engines(mode):
+    hw = load_hw("gddr6_aim")
+    prepared = prepare_run(hw, model="gpt2-small", prompt_len=2, gen_len=2, tensor_parallel=4)
+    link = load_interconnect("nvlink4")
+    runs = [
+        simulate_table(
+            hw, prepared.table, prepared.mapping, mode=mode, engine=e, interconnect=link, devices=4
+        )
+        for e in ("loop", "simpy")
+    ]
+    for column in ("op_start_ps", "op_end_ps", "dram_start_ps", "pim_end_ps"):
+        assert np.array_equal(getattr(runs[0], column), getattr(runs[1], column)), column
+
+
+def test_a_tensor_parallel_trace_replays_the_run(tmp_path):
+    from pimsim.workload import write_trace
+
+    direct = simulate("gddr6_aim", "gpt2-small", gen_len=2, tensor_parallel=2)
+    trace = tmp_path / "tp.jsonl"
+    write_trace(direct.run.prepared.table, trace)
+    again = simulate("gddr6_aim", trace=str(trace))
+    assert again.report["pim"]["cycles"] == direct.report["pim"]["cycles"]
+    assert again.report["system"] == direct.report["system"]
