@@ -287,6 +287,8 @@ def result_row(
     dtype: str | None = None,
     routing: str | None = None,
     expert_groups: int = 1,
+    tensor_parallel: int = 1,
+    interconnect: str = "cxl",
 ) -> dict[str, Any]:
     """Simulate `model` on `hw` and evaluate the baselines: PIM, GPU and CPU latency and energy
     per token, their ratios, and the PIM latency / energy breakdowns (one `compare` / sweep
@@ -306,6 +308,8 @@ def result_row(
         dtype=dtype,
         routing=routing,
         expert_groups=expert_groups,
+        tensor_parallel=tensor_parallel,
+        interconnect=interconnect,
         progress=False,  # (a row of a table: the table's own bar, if any, shows progress)
     )
     return flat_row(hw, result.report)
@@ -341,6 +345,11 @@ def flat_row(hw: HardwareConfig, report: dict[str, Any]) -> dict[str, Any]:
         row["moe_busiest_group_rows"] = moe["busiest_group_rows"]
         row["moe_load_imbalance"] = moe["load_imbalance"]
         row["moe_expert_time_s_per_token"] = moe["expert_time_s_per_token"]
+    system = report.get("system")
+    if system:  # (several devices: what the links did)
+        row["system_devices"] = system["devices"]
+        row["system_link_busy_s"] = system["links"]["busy_s"]
+        row["system_link_energy_j"] = system["links"]["energy_j"]
     for unit, seconds in pim["time_by_unit_s"].items():
         row[f"time_{unit}_s"] = seconds
     for kind, seconds in sorted(pim["latency_breakdown_s"].items()):

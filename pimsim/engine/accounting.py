@@ -134,16 +134,8 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
     busy = _union(
         np.concatenate((both.starts, link.starts)), np.concatenate((both.ends, link.ends))
     )
-    dev = np.flatnonzero(sim.op_unit == UNIT_DEVICE)  # (one in-order unit: disjoint)
-    d_start, d_end = sim.op_start_ps[dev], sim.op_end_ps[dev]
-    device_exposed = (d_end - d_start) - busy.within(d_start, d_end)
-    add(np.array([f"device_{k}" for k in kinds[dev]], dtype=object), device_exposed)
-    busy = _union(np.concatenate((busy.starts, d_start)), np.concatenate((busy.ends, d_end)))
-    net = np.flatnonzero(sim.op_unit == UNIT_NET)  # (one in-order unit: disjoint)
-    n_start, n_end = sim.op_start_ps[net], sim.op_end_ps[net]
-    net_exposed = (n_end - n_start) - busy.within(n_start, n_end)
-    add(kinds[net], net_exposed)
-    everything = _union(np.concatenate((busy.starts, n_start)), np.concatenate((busy.ends, n_end)))
+    busy, device_exposed, d_busy, dev = _exposed(sim, UNIT_DEVICE, busy, add, "device_", kinds)
+    everything, net_exposed, n_busy, net = _exposed(sim, UNIT_NET, busy, add, "", kinds)
     idle = total - everything.length
     by_kind[IDLE] = by_kind.get(IDLE, 0) + idle
     overlap = int(a_under_pim.sum()) + hidden_streamed
@@ -165,6 +157,18 @@ def account(sim: SimResult, kinds: np.ndarray) -> Timing:
         asic_busy_ps=int((a_end - a_start).sum()) + hidden_streamed,
         asic_hidden_ps=overlap,
         link_busy_ps=link.length,
-        device_busy_ps=int((d_end - d_start).sum()),
-        net_busy_ps=int((n_end - n_start).sum()),
+        device_busy_ps=d_busy,
+        net_busy_ps=n_busy,
     )
+
+
+def _exposed(sim: SimResult, unit: int, busy: _Cover, add, prefix: str, kinds: np.ndarray):
+    """A fixed-time unit's operators (one in-order unit: disjoint) given the time no unit
+    before it covers, labelled `prefix` + kind: (the cover with them added, the exposed times,
+    the unit's busy ps, its operators)."""
+    ops = np.flatnonzero(sim.op_unit == unit)
+    start, end = sim.op_start_ps[ops], sim.op_end_ps[ops]
+    exposed = (end - start) - busy.within(start, end)
+    add(np.array([f"{prefix}{k}" for k in kinds[ops]], dtype=object), exposed)
+    cover = _union(np.concatenate((busy.starts, start)), np.concatenate((busy.ends, end)))
+    return cover, exposed, int((end - start).sum()), ops

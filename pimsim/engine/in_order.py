@@ -16,7 +16,15 @@ events: it is the default engine, SimPy the reference one (`simulate(..., engine
 from __future__ import annotations
 
 from pimsim.engine.device import UNIT_DEVICE, UNIT_NET, DeviceUnit, NetUnit
-from pimsim.engine.units import UNIT_PIM, UNIT_VECTOR, LinkUnit, PimUnit, Run, VectorUnit
+from pimsim.engine.units import (
+    UNIT_LINK,
+    UNIT_PIM,
+    UNIT_VECTOR,
+    LinkUnit,
+    PimUnit,
+    Run,
+    VectorUnit,
+)
 
 
 class Clock:
@@ -30,8 +38,10 @@ def run_in_order(run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit, ser
     """Schedule every operator of `run` (its `env` a `Clock`); returns the run's end (ps)."""
     ops, cols, clock = run.ops, run.cols, run.env
     unit, deps, end = ops.unit_list, ops.deps, cols.end
-    pim_free = vector_free = link_free = device_free = net_free = last = 0
-    device, net = DeviceUnit(run), NetUnit(run)
+    pim_free = vector_free = last = 0
+    # the units that run an operator for a time known up front, each free from some time on
+    fixed = {UNIT_LINK: link, UNIT_DEVICE: DeviceUnit(run), UNIT_NET: NetUnit(run)}
+    free = dict.fromkeys(fixed, 0)
     for i in range(ops.n):
         if serial:  # each instruction waits for the previous one to finish
             ready = last
@@ -56,21 +66,10 @@ def run_in_order(run: Run, pim: PimUnit, vector: VectorUnit, link: LinkUnit, ser
             done = vector.vector_op_at(i, begin)
             if not serial:
                 vector_free = done
-        elif kind == UNIT_DEVICE:
-            begin = max(device_free, ready)
-            done = device.op_at(i, begin)
-            if not serial:
-                device_free = done
-        elif kind == UNIT_NET:
-            begin = max(net_free, ready)
-            done = net.op_at(i, begin)
-            if not serial:
-                net_free = done
         else:
-            begin = max(link_free, ready)
-            done = link.link_op_at(i, begin)
+            done = fixed[kind].op_at(i, max(free[kind], ready))
             if not serial:
-                link_free = done
+                free[kind] = done
         clock.now = done
         _finish(run, i, done)
         if done > last or serial:

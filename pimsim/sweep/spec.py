@@ -43,6 +43,8 @@ RUN_KEYS = (
     "dtype",
     "routing",
     "expert_groups",
+    "tensor_parallel",
+    "interconnect",
 )
 RUN_AXES = (
     "gen_len",
@@ -53,6 +55,8 @@ RUN_AXES = (
     "dtype",
     "routing",
     "expert_groups",
+    "tensor_parallel",
+    "interconnect",
 )
 
 
@@ -103,6 +107,8 @@ class SweepSpec:
         options["dtype"] = self.run.get("dtype")
         options["routing"] = self.run.get("routing")
         options["expert_groups"] = self.run.get("expert_groups", 1)
+        options["tensor_parallel"] = self.run.get("tensor_parallel", 1)
+        options["interconnect"] = self.run.get("interconnect", "cxl")
         options.update({k: v for k, v in point.items() if k in RUN_AXES})
         return options
 
@@ -256,6 +262,10 @@ def _check_run_axis_value(spec: SweepSpec, key: str, value: object) -> None:
         ok, expected = value in ("overlap", "serial"), "overlap|serial"
     elif key == "dtype":
         ok, expected = value in DTYPE_BYTES, "one of " + ", ".join(DTYPE_BYTES)
+    elif key == "interconnect":
+        from pimsim.system import INTERCONNECTS
+
+        ok, expected = value in INTERCONNECTS, "one of " + ", ".join(INTERCONNECTS)
     elif key == "routing":
         try:
             parse_routing(value, key=f"axes.{key}")

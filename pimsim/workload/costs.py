@@ -113,14 +113,20 @@ def op_costs(
     flops[i] = SOFTMAX_FLOPS * heads[i] * pairs
     act[i] = 2 * heads[i] * pairs
 
-    factor = np.broadcast_to(np.asarray(batch, dtype=np.int64), (n,))
-    if (factor != 1).any():
-        flops, act, kvb = flops * factor, act * factor, kvb * factor
-        embed = where("embed")
-        wb[embed] *= factor[embed]
+    flops, act, kvb = _for_the_batch(batch, flops, act, kvb, wb, where("embed"))
     return {
         "flops": flops,
         "bytes": wb + kvb + act * B,
         "weight_bytes": wb,
         "kv_bytes": kvb,
     }
+
+
+def _for_the_batch(batch, flops, act, kvb, wb, embed):
+    """Scale per-sequence costs by each op's sequences (weights are read once for all; each
+    sequence reads its own embedding rows, so those scale too, in place)."""
+    factor = np.broadcast_to(np.asarray(batch, dtype=np.int64), flops.shape)
+    if (factor != 1).any():
+        flops, act, kvb = flops * factor, act * factor, kvb * factor
+        wb[embed] *= factor[embed]
+    return flops, act, kvb

@@ -258,38 +258,6 @@ def _mistral(r: _Reader) -> dict[str, Any]:
     return {**fields, "sliding_window": _window(r, fields["max_context_tokens"])}
 
 
-def _mixtral(r: _Reader) -> dict[str, Any]:
-    """Mixtral: Mistral whose FFN is a mixture of SwiGLU experts of `intermediate_size`."""
-    experts, chosen = r.get("num_local_experts", int), r.get("num_experts_per_tok", int)
-    if chosen > experts:
-        raise r.error("num_experts_per_tok", f"{chosen} > {experts} experts", "<= experts")
-    return {**_mistral(r), "experts": experts, "experts_per_token": chosen}
-
-
-def _qwen2_moe(r: _Reader) -> dict[str, Any]:
-    """Qwen2-MoE: Qwen2 whose FFN is `num_experts` SwiGLU experts of `moe_intermediate_size`
-    (`num_experts_per_tok` per token) plus a shared expert of `shared_expert_intermediate_size`
-    behind a sigmoid gate, on every layer (`decoder_sparse_step` 1, no `mlp_only_layers`)."""
-    step = r.get("decoder_sparse_step", int, 1)
-    if step != 1:
-        raise r.error("decoder_sparse_step", f"{step}: dense layers between", "1 (every layer)")
-    dense = r.data.get("mlp_only_layers") or []
-    if dense:
-        raise r.error("mlp_only_layers", f"{dense}: dense layers are not modelled", "[]")
-    experts, chosen = r.get("num_experts", int), r.get("num_experts_per_tok", int)
-    if chosen > experts:
-        raise r.error("num_experts_per_tok", f"{chosen} > {experts} experts", "<= experts")
-    shared = r.get("shared_expert_intermediate_size", int, 0)
-    return {
-        **_qwen2(r),
-        "experts": experts,
-        "experts_per_token": chosen,
-        "expert_ffn_dim": r.get("moe_intermediate_size", int),
-        "shared_expert_ffn_dim": shared,
-        "shared_expert_gate": bool(shared),
-    }
-
-
 def _qwen2(r: _Reader) -> dict[str, Any]:
     """Qwen2: LLaMA with biases on the QKV projection only (its attention always has them)."""
     if r.get("use_sliding_window", bool, False):
@@ -447,29 +415,20 @@ _HF_KEYS["gpt_neox"] = {
 }
 _HF_KEYS["phi"] = {**_HF_KEYS["gpt_neox"], "rotary_dims": "partial_rotary_factor"}
 _HF_KEYS["mistral"] = _HF_KEYS["phi3"] = {**_HF_KEYS["llama"], "sliding_window": "sliding_window"}
-_HF_KEYS["qwen2_moe"] = {
-    **_HF_KEYS["llama"],
-    "experts": "num_experts",
-    "experts_per_token": "num_experts_per_tok",
-    "expert_ffn_dim": "moe_intermediate_size",
-    "shared_expert_ffn_dim": "shared_expert_intermediate_size",
-}
-_HF_KEYS["mixtral"] = {
-    **_HF_KEYS["mistral"],
-    "experts": "num_local_experts",
-    "experts_per_token": "num_experts_per_tok",
-}
 
 _READERS = {
     "gpt2": _gpt2,
     "opt": _opt,
     "llama": _llama,
     "mistral": _mistral,
-    "mixtral": _mixtral,
     "qwen2": _qwen2,
-    "qwen2_moe": _qwen2_moe,
     "phi3": _phi3,
     "phi": _phi,
     "gptj": _gptj,
     "gpt_neox": _gpt_neox,
 }
+
+from pimsim.workload.hf_moe import MOE_KEYS, MOE_READERS  # noqa: E402  (they read as above)
+
+_READERS.update(MOE_READERS)
+_HF_KEYS.update(MOE_KEYS)

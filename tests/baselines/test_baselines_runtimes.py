@@ -58,7 +58,11 @@ def test_overrides_apply_after_the_runtime(decode_table):
         ["dram.channels=4", "gpu.achievable_bandwidth_fraction=0.5", "cpu.tdp_W=100"]
     )
     assert hw == ["dram.channels=4"]
-    assert base == {"gpu": {"achievable_bandwidth_fraction": 0.5}, "cpu": {"tdp_W": 100}}
+    assert base == {
+        "gpu": {"achievable_bandwidth_fraction": 0.5},
+        "cpu": {"tdp_W": 100},
+        "interconnect": {},  # (a multi-device system's links: none set)
+    }
     slow = load_device("gpu", "H200-SXM:eager", base["gpu"])
     assert slow.achievable_bandwidth_fraction == 0.5 and slow.overhead_us == 15.43
     with pytest.raises(PimsimInputError) as err:

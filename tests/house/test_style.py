@@ -21,11 +21,11 @@ LAYERS = [
     {"core"},
     {"config", "plots"},
     {"workload", "dram"},
-    {"mapping", "asic", "baselines"},
+    {"mapping", "asic", "baselines", "system"},
     {"engine"},
     {"energy"},
     {"report"},
-    {"pipeline", "gemv"},
+    {"pipeline", "gemv", "run_shape"},
     {"sweep", "validation", "api"},
     {"cli", "__main__"},
 ]

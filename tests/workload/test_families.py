@@ -25,6 +25,8 @@ HF = ROOT / "workloads" / "hf"
 # pimsim does not count: 51,200 and 50,400 parameters)
 PUBLISHED = {
     "llama-3-8b": 8.03e9,  # meta-llama/Meta-Llama-3-8B: "8B", 8,030,261,248
+    "llama-2-70b": 6.90e10,  # meta-llama/Llama-2-70b-hf: 69.0 B (Touvron et al. 2023, 2307.09288)
+    "llama-2-13b": 1.30e10,  # meta-llama/Llama-2-13b-hf: 13.0 B (same paper)
     "mistral-7b": 7.24e9,  # mistralai/Mistral-7B-v0.1: 7.24 B (Jiang et al. 2023, arXiv 2310.06825)
     "qwen2-7b": 7.62e9,  # Qwen/Qwen2-7B: 7.62 B (Qwen2 technical report, arXiv 2407.10671)
     "phi-3-mini": 3.8e9,  # microsoft/Phi-3-mini-4k-instruct: 3.8 B (arXiv 2404.14219)
