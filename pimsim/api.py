@@ -138,6 +138,7 @@ def simulate(
     prefill_on: str | None = None,
     tensor_parallel: int = 1,
     interconnect: str = "cxl",
+    hybrid: bool = False,
 ) -> Result:
     """Simulate `model` (a shipped name, a workload YAML or a HF config.json) or a `trace`
     file on `hw` and evaluate the GPU and CPU baselines on the same operators (the options of
@@ -149,7 +150,8 @@ def simulate(
     over G channel groups; `prefill_on="gpu"` for the prompt on the `gpu` baseline, its KV
     cache sent to PIM over the host link; `tensor_parallel=N` for the model split over N
     devices like `hw`, `interconnect="cxl"|"pcie4"|"nvlink4"` between them, its numbers
-    changed by `baseline_overrides={"interconnect": {...}}`)."""
+    changed by `baseline_overrides={"interconnect": {...}}`; `hybrid=True` for everything
+    but attention on the `gpu` baseline, attention on PIM)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(
@@ -173,6 +175,7 @@ def simulate(
             prefill_on=prefill_on,
             tensor_parallel=tensor_parallel,
             interconnect=interconnect,
+            hybrid=hybrid,
             timeline_tokens=timeline_tokens,
             progress=progress,
             log_capacity=log_capacity,

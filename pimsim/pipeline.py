@@ -24,6 +24,7 @@ from pimsim.mapping import ModelMapping, map_model
 from pimsim.run_shape import (
     check_mac_dtype,
     check_no_routing,
+    hybrid_offload,
     prefill_offload,
     trace_table,
     whole_table,
@@ -68,6 +69,7 @@ def prepare_run(
     routing: str | None = None,
     expert_groups: int = 1,
     tensor_parallel: int = 1,
+    hybrid: bool = False,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
     cache is reserved for the model's whole context, or for `max_context` positions, for each
@@ -128,6 +130,7 @@ def prepare_run(
         ProgramCycles(hw),
         sequences=table_batch(table),
         expert_groups=expert_groups,
+        place_weights=not hybrid,  # (a hybrid run's weights live on the GPU)
     )
     return PreparedRun(spec, table, mapping, prompt_len, gen_len)
 
@@ -214,6 +217,7 @@ def run(
     prefill_on: str | None = None,
     tensor_parallel: int = 1,
     interconnect: str = "cxl",
+    hybrid: bool = False,
     **simulate_options: Any,
 ) -> Run:
     """Prepare, simulate and report one model (or trace) on `hw` against its baselines.
@@ -239,12 +243,21 @@ def run(
         routing=routing,
         expert_groups=expert_groups,
         tensor_parallel=tensor_parallel,
+        hybrid=hybrid,
     )
     devices = prepared.spec.tensor_parallel
     link = None
     if devices > 1:
         link = load_interconnect(interconnect, (baseline_overrides or {}).get("interconnect"))
-    offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides)
+    if hybrid and prefill_on is not None:
+        raise PimsimInputError(
+            "a hybrid run already puts the prompt's projections on the GPU",
+            key="--hybrid",
+            expected="--hybrid or --prefill gpu, not both",
+        )
+    offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides) or hybrid_offload(
+        hybrid, prepared, gpu, baseline_overrides
+    )
     device_ps = None if offload is None else offload.time_ps
     sim = simulate(
         hw,

@@ -108,6 +108,15 @@ def whole_table(prepared):
 PREFILL_DEVICES = ("gpu",)
 
 
+def hybrid_offload(hybrid: bool, prepared, gpu, baseline_overrides):
+    """The GPU's share of a hybrid run (everything but attention), or None."""
+    if not hybrid:
+        return None
+    from pimsim.baselines.offload import plan_hybrid
+
+    return plan_hybrid(prepared.table, gpu, (baseline_overrides or {}).get("gpu"))
+
+
 def prefill_offload(prefill_on: str | None, prepared, gpu, baseline_overrides):
     """The GPU's share of the prompt (`prefill_on="gpu"`), or None."""
     if prefill_on is None:

@@ -1,4 +1,15 @@
-"""The prompt on a GPU (`--prefill gpu`), the KV cache sent to the PIM system over the host link.
+"""Work on a GPU beside the PIM system, the data it exchanges with it over the host link: the
+prompt (`--prefill gpu`), or every operator but attention (`--hybrid`, AttAcc's split).
+
+Hybrid (Park et al., "AttAcc! Unleashing the power of PIM for batched transformer-based
+generative model inference", ASPLOS 2024): the GPU runs the projections, the FFN, norms and
+the LM head, for which a batch reuses each weight; PIM runs attention (q.K^T, softmax on the
+ASIC, softmax x V, the KV writes), whose KV cache is each sequence's own. After the operator
+that makes a layer's q, k and v the GPU sends them to PIM; the attention output comes back
+before the output projection. Each transfer is timed on the host link as part of the GPU
+operator that sends or receives it.
+
+The prompt on the GPU:
 
 The prompt is one batched step (its matrix products GEMMs, its attention causal). The GPU,
 described like a baseline (`--gpu`, the baseline model's per-operator time and energy: its
@@ -26,6 +37,7 @@ import pandas as pd
 
 from pimsim.baselines.devices import BaselineDevice, load_device
 from pimsim.baselines.model import op_costs
+from pimsim.core.dtypes import DTYPE_BYTES
 
 PS = 1e-12
 
@@ -63,8 +75,10 @@ class PrefillOffload:
     def on_device(self) -> np.ndarray:
         return self.time_ps >= 0
 
+    role: str = "prefill"  # or "hybrid"
+
     def summary(self, sim) -> dict[str, Any]:
-        """The report's `prefill` block (the simulated run `sim` places the operators)."""
+        """The report's `prefill` / `hybrid` block (the simulated run `sim` places them)."""
         on = self.on_device
         busy = int(self.time_ps[on].sum())
         return {
@@ -72,8 +86,8 @@ class PrefillOffload:
             "device": self.device.label,
             "device_busy_s": busy * PS,
             "device_energy_j": float(self.energy_j.sum()),
-            "kv_bytes_sent": int(self.kv_bytes),
-            "kv_transfer_s": self.transfer_ps * PS,
+            ("kv_bytes_sent" if self.role == "prefill" else "bytes_exchanged"): int(self.kv_bytes),
+            ("kv_transfer_s" if self.role == "prefill" else "transfer_s"): self.transfer_ps * PS,
             "host_link": {
                 "bandwidth_GBps": self.link.bandwidth_GBps,
                 "latency_ns": self.link.latency_ns,
@@ -111,3 +125,46 @@ def plan_prefill_offload(
         sent += int(kv_bytes[i])
         transfer += ps
     return PrefillOffload(device, link, time_ps, energy, sent, transfer)
+
+
+ATTENTION_ON_PIM = ("attn_score", "softmax", "attn_value", "kv_write")
+
+
+def plan_hybrid(
+    table: pd.DataFrame,
+    gpu: str | None = None,
+    gpu_overrides: dict | None = None,
+    link: HostLink | None = None,
+) -> PrefillOffload:
+    """The GPU's share of a hybrid run: everything but attention (module docstring); q, k, v
+    to PIM after the operator that makes them, the attention output back before `attn_out`."""
+    from pimsim.workload.moe import op_rows
+
+    link = link or HostLink()
+    device = load_device("gpu", gpu, gpu_overrides)
+    costs = op_costs(device, table)
+    kinds = table["kind"].to_numpy()
+    on = ~np.isin(kinds, ATTENTION_ON_PIM)
+    time_ps = np.where(on, np.ceil(costs.time_s / PS), -1).astype(np.int64)
+    energy = np.where(on, costs.energy_j, 0.0)
+    deps, rows = table["deps"].to_numpy(), op_rows(table)
+    width = table["dtype"].map(DTYPE_BYTES).to_numpy()
+    heads, kv_heads, d_head = (table[c].to_numpy() for c in ("heads", "kv_heads", "d_head"))
+    moved = total_ps = 0
+    for i in np.flatnonzero(kinds == "attn_score").tolist():
+        # q, k and v of every row to PIM, from the operator that made them
+        nbytes = int(rows[i] * (heads[i] + 2 * kv_heads[i]) * d_head[i] * width[i])
+        producer = int(deps[i][0])
+        moved, total_ps = _send(time_ps, energy, producer, nbytes, link, moved, total_ps)
+    for i in np.flatnonzero(kinds == "attn_value").tolist():
+        nbytes = int(rows[i] * heads[i] * d_head[i] * width[i])  # the attention output back
+        consumer = next(j for j in range(i + 1, len(deps)) if i in deps[j])  # (attn_out)
+        moved, total_ps = _send(time_ps, energy, consumer, nbytes, link, moved, total_ps)
+    return PrefillOffload(device, link, time_ps, energy, moved, total_ps, role="hybrid")
+
+
+def _send(time_ps, energy, op: int, nbytes: int, link: HostLink, moved: int, total: int):
+    ps = link.transfer_ps(nbytes)
+    time_ps[op] += ps
+    energy[op] += link.energy_j(nbytes)
+    return moved + nbytes, total + ps

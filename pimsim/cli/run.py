@@ -121,6 +121,13 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
         "switch_latency_ns or energy_pJ_per_bit",
     )
     p.add_argument(
+        "--hybrid",
+        action="store_true",
+        help="AttAcc's split: projections, FFN, norms and the LM head on the --gpu baseline, "
+        "attention (q.K, softmax, s.V, KV writes) on PIM, q/k/v and the attention output over "
+        "a PCIe 4.0 x16 host link (the report's hybrid block)",
+    )
+    p.add_argument(
         "--prefill",
         choices=("token", "gemm", "gpu"),
         default="token",
@@ -202,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         expert_groups=args.expert_groups,
         tensor_parallel=args.tensor_parallel,
         interconnect=args.interconnect,
+        hybrid=args.hybrid,
     )
     result.report["command"] = getattr(args, "command_line", None)  # (how it was made)
     _write_outputs(args, result.run, capacity)

@@ -73,7 +73,7 @@ def bounds(
     # a row switch costs the last MAC -> precharge delay, the precharge, and activate -> MAC
     switch = t("nRTP") + t("nRP") + t("nRCDRDMAC")
     layout_bound = (bank_acts * switch + unit_macs * mac_gap) * tck
-    vmm = table["kind"].isin(PIM_VMM_KINDS)
+    vmm = table["kind"].isin(PIM_VMM_KINDS).to_numpy() & (sim.op_unit == 0)  # (on PIM)
     bytes_read = float((table.loc[vmm, "weight_bytes"] + table.loc[vmm, "kv_bytes"]).sum())
     units = channels * banks // pim.banks_per_mac_unit
     peak_Bps = units * org.access_bytes / (mac_gap * tck)

@@ -67,8 +67,9 @@ class Operators:
         )
         # operators a compute device runs (`engine.device`; -1: none), for that long (ps)
         on_device = np.zeros(self.n, dtype=bool) if device_ps is None else device_ps >= 0
-        for i in np.flatnonzero(on_device).tolist():  # (the device has its own K and V)
-            self.deps[i] = [d for d in self.deps[i] if on_device[d]]
+        writes = kind_array == "kv_write"
+        for i in np.flatnonzero(on_device).tolist():  # (a device has its own K and V)
+            self.deps[i] = [d for d in self.deps[i] if not writes[d] or on_device[d]]
         self.unit = np.where(on_device, UNIT_DEVICE, self.unit)
         self.net_ps = collective_ps(table, kind_array, interconnect, devices)
         self.unit = np.where(np.isin(kind_array, NET_KINDS), UNIT_NET, self.unit)

@@ -109,12 +109,14 @@ def map_model(
     cost: ProgramCost,
     sequences: int = 1,
     expert_groups: int = 1,
+    place_weights: bool = True,
 ) -> ModelMapping:
     """Place every weight matrix and the KV cache of `spec` for up to `max_context` positions
     (of each of `sequences` sequences of a batch, each its own KV region), a mixture's experts
     over all channels or dealt over `expert_groups` channel groups (`mapping.experts`).
     `cost(programs)` gives the cycles a candidate layout's channel programs take (the exact
-    engine: `pimsim.dram.program_cost.ProgramCycles(hw)`)."""
+    engine: `pimsim.dram.program_cost.ProgramCycles(hw)`). Without `place_weights` only the KV
+    cache is placed (a hybrid run: the weights live on the GPU)."""
     from pimsim.workload import weight_matrices
 
     geo = Geometry.of(hw)
@@ -122,6 +124,8 @@ def map_model(
     e_geo = group_geometry(geo, e_groups)
     shapes: dict[tuple, list[tuple[int, int, MatrixCandidate]]] = {}
     matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
+    if not place_weights:
+        matrices = []
     groups, kv_geo, slots = kv_grouping(geo, sequences)
     _check_capacity_first(hw, spec, max_context, matrices, geo, sequences)
 

@@ -81,7 +81,7 @@ def build_report(
         "exactness": "exact" if exact else "fast",
         **({"batch": batch} if batch > 1 else {}),
         **({"moe": moe_section(spec, table, sim, expert_groups)} if spec.experts else {}),
-        **({"prefill": offload.summary(sim)} if offload is not None else {}),
+        **({offload.role: offload.summary(sim)} if offload is not None else {}),
         **(
             {"system": system_section(spec, table, sim, timing, energy, interconnect)}
             if devices > 1

@@ -59,6 +59,14 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
             f"KV cache {pre['kv_bytes_sent'] / 1e6:.2f} MB to PIM over the host link in "
             f"{_si(pre['kv_transfer_s'])}, {pre['device_energy_j'] * 1e3:.3f} mJ",
         )
+    if report.get("hybrid"):
+        hy = report["hybrid"]
+        lines.insert(
+            3,
+            f"  hybrid              {hy['device']} runs all but attention: busy "
+            f"{_si(hy['device_busy_s'])}, {hy['bytes_exchanged'] / 1e6:.2f} MB over the host "
+            f"link in {_si(hy['transfer_s'])}, {hy['device_energy_j'] * 1e3:.3f} mJ",
+        )
     if report.get("system"):
         sys_ = report["system"]
         links = sys_["links"]

@@ -104,3 +104,33 @@ def test_gpu_prefill_from_the_command_line(tmp_path, capsys):
     assert main([*argv, "--gen-len", "2", "--prefill", "gpu", "--json", str(out)]) == 0
     assert "prompt on" in capsys.readouterr().out
     assert json.loads(out.read_text())["prefill"]["on"] == "gpu"
+
+
+def test_hybrid_runs_attention_on_pim_and_the_rest_on_the_gpu():
+    from pimsim.engine.simulate import UNIT_DEVICE, UNIT_PIM
+    from pimsim.workload import resolve_model
+
+    kw = dict(prompt_len=20, gen_len=3)  # (past 16 positions: V columns in the banks)
+    hybrid = simulate("gddr6_aim", "gpt2-small", hybrid=True, gpu="a100", **kw)
+    alone = simulate("gddr6_aim", "gpt2-small", **kw)
+    run, report = hybrid.run, hybrid.report
+    table, sim = run.prepared.table, run.sim
+    attention = table["kind"].isin(["attn_score", "softmax", "attn_value", "kv_write"]).to_numpy()
+    assert (sim.op_unit[attention & (table["kind"] != "softmax").to_numpy()] == UNIT_PIM).all()
+    assert (sim.op_unit[~attention] == UNIT_DEVICE).all()
+    assert run.prepared.mapping.matrices == {}  # (the weights live on the GPU)
+    # PIM does every attention command a PIM-only run does, and no weight VMM
+    ours, theirs = sim.kind_counters, alone.run.sim.kind_counters
+    assert "vmm" not in ours
+    for kind in ("attn_score", "attn_value", "kv_write"):
+        assert ours[kind][Cmd.MAC16] == theirs[kind][Cmd.MAC16], kind
+        assert ours[kind][Cmd.WR] == theirs[kind][Cmd.WR], kind
+    # q, k, v to PIM and the attention output back: 12 layers x 22 steps, one row each, bf16
+    spec = resolve_model("gpt2-small")
+    per_step = spec.layers * ((3 * spec.heads + spec.heads) * spec.d_head * 2)
+    assert report["hybrid"]["bytes_exchanged"] == 22 * per_step
+    pim = report["pim"]
+    assert sum(pim["latency_breakdown_ps"].values()) == round(pim["latency_s"] * 1e12)
+    assert sum(pim["energy_breakdown_j"].values()) == pytest.approx(pim["energy_j"])
+    with pytest.raises(Exception, match="not both"):
+        simulate("gddr6_aim", "gpt2-small", hybrid=True, prefill_on="gpu", **kw)

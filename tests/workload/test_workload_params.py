@@ -36,6 +36,7 @@ PUBLISHED_PARAMS = {
     "gpt3-medium": 356e6,
     "gpt3-large": 760e6,
     "gpt3-xl": 1320e6,
+    "gpt3-175b": 175e9,  # table 2.1
     # TinyLlama: Zhang et al. 2024, arXiv 2401.02385 ("1.1B").
     "tinyllama-1.1b": 1.1e9,
 }
