@@ -249,6 +249,12 @@ def run(
     link = None
     if devices > 1:
         link = load_interconnect(interconnect, (baseline_overrides or {}).get("interconnect"))
+    if prepared.spec.tensor_parallel > 1 and (hybrid or prefill_on is not None):
+        raise PimsimInputError(
+            "a GPU beside a tensor-parallel system is not modelled",
+            key="--tensor-parallel",
+            expected="--tensor-parallel 1 with --hybrid or --prefill gpu",
+        )
     if hybrid and prefill_on is not None:
         raise PimsimInputError(
             "a hybrid run already puts the prompt's projections on the GPU",

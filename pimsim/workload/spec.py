@@ -54,8 +54,9 @@ class ModelSpec:
     gate of its own (a d_model x 1 VMM) when `shared_expert_gate`.
 
     `tensor_parallel` > 1 describes one device's shard of a model split over that many devices
-    (Megatron-style): the query and KV heads, the FFN hidden units (each expert's too) and the
-    vocabulary of the LM head divided among them (`local_*`), the attention output and FFN down
+    (Megatron-style): the query and KV heads (KV heads replicated when there are more devices),
+    the FFN hidden units (each expert's too) and the vocabulary of the LM head divided among
+    them (`local_*`), the attention output and FFN down
     projections summed over the devices by an all-reduce, the logits all-gathered.
     """
 
@@ -138,7 +139,9 @@ class ModelSpec:
 
     @property
     def local_kv_heads(self) -> int:
-        return self.kv_heads // self.tensor_parallel
+        """KV heads on one device: a share of them, or one (replicated) when there are more
+        devices than KV heads (Megatron-LM's rule for grouped-query attention)."""
+        return max(1, self.kv_heads // self.tensor_parallel)
 
     @property
     def local_d_ffn(self) -> int:
@@ -360,7 +363,13 @@ def _check_tensor_parallel(spec: ModelSpec) -> None:
         raise SpecFieldError("tensor_parallel", f"got {tp!r}", f"an integer in 1..{MAX_DEVICES}")
     if tp == 1:
         return
-    dims = {"kv_heads": spec.kv_heads, "heads": spec.heads, "d_ffn": spec.d_ffn}
+    if spec.kv_heads % tp and tp % spec.kv_heads:
+        raise SpecFieldError(
+            "tensor_parallel",
+            f"{tp} devices neither divide nor are a multiple of kv_heads = {spec.kv_heads}",
+            "a divisor or multiple of kv_heads (more devices than KV heads replicate them)",
+        )
+    dims = {"heads": spec.heads, "d_ffn": spec.d_ffn}
     if spec.experts:
         dims["expert_ffn_dim"] = spec.expert_ffn_dim or spec.d_ffn
         dims["shared_expert_ffn_dim"] = spec.shared_expert_ffn_dim

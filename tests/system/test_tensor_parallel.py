@@ -124,6 +124,8 @@ def test_bad_parallel_options_exit_2_naming_the_key(capsys):
     assert "--tensor-parallel" in capsys.readouterr().err
     assert main([*argv, "--tensor-parallel", "2", "--set", "interconnect.speed=3"]) == 2
     assert "interconnect.speed" in capsys.readouterr().err
+    assert main([*argv, "--tensor-parallel", "2", "--hybrid"]) == 2  # (not modelled together)
+    assert "--tensor-parallel" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("mode", ["overlap", "serial"])
@@ -150,3 +152,15 @@ def test_a_tensor_parallel_trace_replays_the_run(tmp_path):
     again = simulate("gddr6_aim", trace=str(trace))
     assert again.report["pim"]["cycles"] == direct.report["pim"]["cycles"]
     assert again.report["system"] == direct.report["system"]
+
+
+def test_more_devices_than_kv_heads_replicate_them():
+    spec = resolve_model("tinyllama-1.1b")  # 32 query heads, 4 KV heads of 64
+    eight = dataclasses.replace(spec, tensor_parallel=8)
+    assert (eight.local_heads, eight.local_kv_heads) == (4, 1)  # (each KV head on 2 devices)
+    qkv = next(m for m in weight_matrices(eight) if m.name == "L0.qkv")
+    assert qkv.out_features == (4 + 2 * 1) * 64
+    with pytest.raises(PimsimInputError):
+        dataclasses.replace(spec, tensor_parallel=6)  # (6 divides neither the heads nor 4)
+    run = simulate("gddr6_aim", "tinyllama-1.1b", gen_len=2, tensor_parallel=8).report
+    assert run["system"]["devices"] == 8
