@@ -75,3 +75,17 @@ def draw(make: Callable[[], object], out: str, dpi: int = 300) -> int:
         return 2
     print(f"wrote {out}")
     return 0
+
+
+def sweep_figure(name: str, doc: str, input_help: str, spec: Path, data_dir: Path, plot, argv):
+    """The `main` of a figure script drawn from one sweep: its results.csv given on the
+    command line, else `data_dir`'s (made by `pimsim sweep SPEC` when it is not there yet)."""
+    from pimsim.plots import load_results
+
+    args = parser(name, doc, input_help).parse_args(argv)
+    path = args.csv
+    if not path:
+        path = data_dir / "results.csv"
+        if not path.exists():
+            pimsim("sweep", str(spec), "--out", str(data_dir))
+    return draw(lambda: plot(load_results(path), args.out), args.out, args.dpi)

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import _common
 
-from pimsim.plots import load_results, plot_batch
+from pimsim.plots import plot_batch
 
 SPEC = _common.HERE / "sweeps" / "batch.yaml"
 DEFAULT_DIR = _common.DATA / "sweep_batch"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser("batch_plot", __doc__, "sweep results.csv or directory (a batch axis)")
-    args = p.parse_args(argv)
-    if args.csv:
-        path = args.csv
-    else:
-        path = DEFAULT_DIR / "results.csv"
-        if not path.exists():
-            _common.pimsim("sweep", str(SPEC), "--out", str(DEFAULT_DIR))
-    return _common.draw(lambda: plot_batch(load_results(path), args.out), args.out, args.dpi)
+    return _common.sweep_figure(
+        "batch_plot",
+        __doc__,
+        "sweep results.csv or directory (a batch axis)",
+        SPEC,
+        DEFAULT_DIR,
+        plot_batch,
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import _common
 
-from pimsim.plots import load_results, plot_moe
+from pimsim.plots import plot_moe
 
 SPEC = _common.HERE / "sweeps" / "moe.yaml"
 DEFAULT_DIR = _common.DATA / "sweep_moe"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser("moe_plot", __doc__, "sweep results.csv or directory (routing axes)")
-    args = p.parse_args(argv)
-    if args.csv:
-        path = args.csv
-    else:
-        path = DEFAULT_DIR / "results.csv"
-        if not path.exists():
-            _common.pimsim("sweep", str(SPEC), "--out", str(DEFAULT_DIR))
-    return _common.draw(lambda: plot_moe(load_results(path), args.out), args.out, args.dpi)
+    return _common.sweep_figure(
+        "moe_plot",
+        __doc__,
+        "sweep results.csv or directory (routing axes)",
+        SPEC,
+        DEFAULT_DIR,
+        plot_moe,
+        argv,
+    )
 
 
 if __name__ == "__main__":

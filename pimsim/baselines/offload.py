@@ -105,14 +105,10 @@ def plan_prefill_offload(
     link: HostLink | None = None,
 ) -> PrefillOffload:
     """The GPU's share of a batched-prefill table (module docstring)."""
-    link = link or HostLink()
-    device = load_device("gpu", gpu, gpu_overrides)
-    costs = op_costs(device, table)
     kinds = table["kind"].to_numpy()
     prompt = (table["phase"] == "prefill").to_numpy()
-    on = prompt & (kinds != "kv_write")
-    time_ps = np.where(on, np.ceil(costs.time_s / PS), -1).astype(np.int64)
-    energy = np.where(on, costs.energy_j, 0.0)
+    device, time_ps, energy = _on_gpu(table, gpu, gpu_overrides, prompt & (kinds != "kv_write"))
+    link = link or HostLink()
     writes = np.flatnonzero(prompt & (kinds == "kv_write"))
     deps = table["deps"].to_numpy()
     kv_bytes = table["kv_bytes"].to_numpy()
@@ -140,13 +136,9 @@ def plan_hybrid(
     to PIM after the operator that makes them, the attention output back before `attn_out`."""
     from pimsim.workload.moe import op_rows
 
-    link = link or HostLink()
-    device = load_device("gpu", gpu, gpu_overrides)
-    costs = op_costs(device, table)
     kinds = table["kind"].to_numpy()
-    on = ~np.isin(kinds, ATTENTION_ON_PIM)
-    time_ps = np.where(on, np.ceil(costs.time_s / PS), -1).astype(np.int64)
-    energy = np.where(on, costs.energy_j, 0.0)
+    device, time_ps, energy = _on_gpu(table, gpu, gpu_overrides, ~np.isin(kinds, ATTENTION_ON_PIM))
+    link = link or HostLink()
     deps, rows = table["deps"].to_numpy(), op_rows(table)
     width = table["dtype"].map(DTYPE_BYTES).to_numpy()
     heads, kv_heads, d_head = (table[c].to_numpy() for c in ("heads", "kv_heads", "d_head"))
@@ -161,6 +153,14 @@ def plan_hybrid(
         consumer = next(j for j in range(i + 1, len(deps)) if i in deps[j])  # (attn_out)
         moved, total_ps = _send(time_ps, energy, consumer, nbytes, link, moved, total_ps)
     return PrefillOffload(device, link, time_ps, energy, moved, total_ps, role="hybrid")
+
+
+def _on_gpu(table: pd.DataFrame, gpu, overrides, on: np.ndarray):
+    """(the GPU, each operator's time on it in ps (-1: not on it), its energy) for `on`."""
+    device = load_device("gpu", gpu, overrides)
+    costs = op_costs(device, table)
+    time_ps = np.where(on, np.ceil(costs.time_s / PS), -1).astype(np.int64)
+    return device, time_ps, np.where(on, costs.energy_j, 0.0)
 
 
 def _send(time_ps, energy, op: int, nbytes: int, link: HostLink, moved: int, total: int):

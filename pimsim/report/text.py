@@ -51,22 +51,18 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     for kind, seconds in sorted(pim["latency_breakdown_s"].items(), key=lambda kv: -kv[1]):
         if seconds:
             lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
-    if report.get("prefill"):
-        pre = report["prefill"]
-        lines.insert(
-            3,
-            f"  prompt on           {pre['device']}: busy {_si(pre['device_busy_s'])}, "
-            f"KV cache {pre['kv_bytes_sent'] / 1e6:.2f} MB to PIM over the host link in "
-            f"{_si(pre['kv_transfer_s'])}, {pre['device_energy_j'] * 1e3:.3f} mJ",
-        )
-    if report.get("hybrid"):
-        hy = report["hybrid"]
-        lines.insert(
-            3,
-            f"  hybrid              {hy['device']} runs all but attention: busy "
-            f"{_si(hy['device_busy_s'])}, {hy['bytes_exchanged'] / 1e6:.2f} MB over the host "
-            f"link in {_si(hy['transfer_s'])}, {hy['device_energy_j'] * 1e3:.3f} mJ",
-        )
+    for role, what, sent, took in (
+        ("prefill", "prompt on", "kv_bytes_sent", "kv_transfer_s"),
+        ("hybrid", "hybrid (all but attention) on", "bytes_exchanged", "transfer_s"),
+    ):
+        block = report.get(role)
+        if block:
+            lines.insert(
+                3,
+                f"  {what:<19} {block['device']}: busy {_si(block['device_busy_s'])}, "
+                f"{block[sent] / 1e6:.2f} MB over the host link in {_si(block[took])}, "
+                f"{block['device_energy_j'] * 1e3:.3f} mJ",
+            )
     if report.get("system"):
         sys_ = report["system"]
         links = sys_["links"]

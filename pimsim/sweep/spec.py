@@ -31,13 +31,8 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.core.io import read_yaml
 
 SPEC_KEYS = ("version", "name", "hw", "set", "run", "axes", "zip")
-RUN_KEYS = (
-    "models",
-    "prompt_len",
-    "gen_len",
-    "mode",
-    "gpu",
-    "cpu",
+# run options a sweep may also vary (`axes:`), after the lengths and the mode
+_OPTION_AXES = (
     "max_context",
     "batch",
     "dtype",
@@ -46,18 +41,8 @@ RUN_KEYS = (
     "tensor_parallel",
     "interconnect",
 )
-RUN_AXES = (
-    "gen_len",
-    "prompt_len",
-    "mode",
-    "max_context",
-    "batch",
-    "dtype",
-    "routing",
-    "expert_groups",
-    "tensor_parallel",
-    "interconnect",
-)
+RUN_KEYS = ("models", "prompt_len", "gen_len", "mode", "gpu", "cpu", *_OPTION_AXES)
+RUN_AXES = ("gen_len", "prompt_len", "mode", *_OPTION_AXES)
 
 
 @dataclass(frozen=True)
