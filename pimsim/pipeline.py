@@ -22,10 +22,9 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.dram.program_cost import ProgramCycles
 from pimsim.mapping import ModelMapping, map_model
 from pimsim.run_shape import (
+    beside_pim,
     check_mac_dtype,
     check_no_routing,
-    hybrid_offload,
-    prefill_offload,
     trace_table,
     whole_table,
     with_dtype,
@@ -228,7 +227,6 @@ def run(
     `interconnect` (a `pimsim.system` preset; `baseline_overrides["interconnect"]` changes its
     numbers)."""
     from pimsim.engine import simulate
-    from pimsim.system import load_interconnect
 
     prepared = prepare_run(
         hw,
@@ -246,24 +244,7 @@ def run(
         hybrid=hybrid,
     )
     devices = prepared.spec.tensor_parallel
-    link = None
-    if devices > 1:
-        link = load_interconnect(interconnect, (baseline_overrides or {}).get("interconnect"))
-    if prepared.spec.tensor_parallel > 1 and (hybrid or prefill_on is not None):
-        raise PimsimInputError(
-            "a GPU beside a tensor-parallel system is not modelled",
-            key="--tensor-parallel",
-            expected="--tensor-parallel 1 with --hybrid or --prefill gpu",
-        )
-    if hybrid and prefill_on is not None:
-        raise PimsimInputError(
-            "a hybrid run already puts the prompt's projections on the GPU",
-            key="--hybrid",
-            expected="--hybrid or --prefill gpu, not both",
-        )
-    offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides) or hybrid_offload(
-        hybrid, prepared, gpu, baseline_overrides
-    )
+    link, offload = beside_pim(prepared, prefill_on, hybrid, gpu, baseline_overrides, interconnect)
     device_ps = None if offload is None else offload.time_ps
     sim = simulate(
         hw,

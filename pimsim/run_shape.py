@@ -129,3 +129,27 @@ def prefill_offload(prefill_on: str | None, prepared, gpu, baseline_overrides):
 
     overrides = (baseline_overrides or {}).get("gpu")
     return plan_prefill_offload(prepared.table, gpu, overrides)
+
+
+def beside_pim(prepared, prefill_on, hybrid: bool, gpu, baseline_overrides, interconnect: str):
+    """(the interconnect of a tensor-parallel run or None, the GPU's share or None), refusing
+    the combinations not modelled."""
+    from pimsim.system import load_interconnect
+
+    link = None
+    if prepared.spec.tensor_parallel > 1:
+        if hybrid or prefill_on is not None:
+            raise PimsimInputError(
+                "a GPU beside a tensor-parallel system is not modelled",
+                key="--tensor-parallel",
+                expected="--tensor-parallel 1 with --hybrid or --prefill gpu",
+            )
+        link = load_interconnect(interconnect, (baseline_overrides or {}).get("interconnect"))
+    if hybrid and prefill_on is not None:
+        raise PimsimInputError(
+            "a hybrid run already puts the prompt's projections on the GPU",
+            key="--hybrid",
+            expected="--hybrid or --prefill gpu, not both",
+        )
+    offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides)
+    return link, offload or hybrid_offload(hybrid, prepared, gpu, baseline_overrides)

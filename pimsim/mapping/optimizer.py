@@ -123,9 +123,9 @@ def map_model(
     e_groups = check_expert_groups(spec, geo.channels, expert_groups)
     e_geo = group_geometry(geo, e_groups)
     shapes: dict[tuple, list[tuple[int, int, MatrixCandidate]]] = {}
-    matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
-    if not place_weights:
-        matrices = []
+    matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"] * (
+        1 if place_weights else 0
+    )
     groups, kv_geo, slots = kv_grouping(geo, sequences)
     _check_capacity_first(hw, spec, max_context, matrices, geo, sequences)
 
@@ -168,9 +168,17 @@ def map_model(
     placed, row = _place(
         spec, matrices, geo, e_groups, lambda m: shapes[shape(m)][choice[shape(m)]][2]
     )
+    kv, row = _place_kv(spec, kv_geo, max_context, spec.layers * slots, row)
+    costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
+    return ModelMapping(hw, geo, placed, kv, row, costs, sequences, groups, e_groups)
+
+
+def _place_kv(spec, kv_geo: Geometry, max_context: int, regions: int, row: int):
+    """The KV regions (layer by layer, row slot by slot) from `row` on; returns them and the
+    next free row. Every layer's KV programs are the same relative to its rows (shared)."""
     kv = []
-    shared_programs: dict = {}  # every layer's KV programs are the same relative to its rows
-    for _ in range(spec.layers * slots):
+    shared_programs: dict = {}
+    for _ in range(regions):
         layout = kv_layout(
             kv_geo,
             spec.local_heads,
@@ -182,8 +190,7 @@ def map_model(
         )
         kv.append(layout)
         row += layout.rows_used
-    costs = {(k, o[2]): o[0] for k, opts in shapes.items() for o in opts}
-    return ModelMapping(hw, geo, placed, kv, row, costs, sequences, groups, e_groups)
+    return kv, row
 
 
 def _place(spec, matrices, geo: Geometry, e_groups: int, candidate):

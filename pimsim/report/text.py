@@ -51,32 +51,7 @@ def format_report(report: dict, hw: HardwareConfig) -> str:
     for kind, seconds in sorted(pim["latency_breakdown_s"].items(), key=lambda kv: -kv[1]):
         if seconds:
             lines.append(f"    {kind:<14} {_si(seconds):>12}  {100 * seconds / total:5.1f} %")
-    for role, what, sent, took in (
-        ("prefill", "prompt on", "kv_bytes_sent", "kv_transfer_s"),
-        ("hybrid", "hybrid (all but attention) on", "bytes_exchanged", "transfer_s"),
-    ):
-        block = report.get(role)
-        if block:
-            lines.insert(
-                3,
-                f"  {what:<19} {block['device']}: busy {_si(block['device_busy_s'])}, "
-                f"{block[sent] / 1e6:.2f} MB over the host link in {_si(block[took])}, "
-                f"{block['device_energy_j'] * 1e3:.3f} mJ",
-            )
-    if report.get("system"):
-        sys_ = report["system"]
-        links = sys_["links"]
-        lines.insert(
-            3,
-            f"  devices             {sys_['devices']} (tensor parallel) over "
-            f"{sys_['interconnect']['name']}: {links['collectives']} collectives, "
-            f"{links['bytes_sent_per_device'] / 1e6:.2f} MB sent per device, links busy "
-            f"{_si(links['busy_s'])} ({_si(links['exposed_s'])} exposed)",
-        )
-    if report.get("moe"):
-        from pimsim.report.moe import moe_line
-
-        lines.append(moe_line(report["moe"], pim["tpot_s"], _si))
+    _add_system_lines(report, pim, lines)
     counts = ", ".join(f"{k} {v}" for k, v in pim["commands"].items() if v)
     lines.append(f"  commands            {counts}")
     if pim.get("energy_j") is not None:
@@ -126,3 +101,34 @@ def _baseline_lines(report: dict, hw: HardwareConfig) -> list[str]:
         "decode steps; baselines model kernel overheads and achievable bandwidth, see --json)"
     )
     return out
+
+
+def _add_system_lines(report: dict, pim: dict, lines: list[str]) -> None:
+    """The lines of what runs beside or around one PIM device: a GPU (the prompt, or all but
+    attention), the other devices of a tensor-parallel system, a mixture's experts."""
+    for role, what, sent, took in (
+        ("prefill", "prompt on", "kv_bytes_sent", "kv_transfer_s"),
+        ("hybrid", "hybrid (all but attention) on", "bytes_exchanged", "transfer_s"),
+    ):
+        block = report.get(role)
+        if block:
+            lines.insert(
+                3,
+                f"  {what:<19} {block['device']}: busy {_si(block['device_busy_s'])}, "
+                f"{block[sent] / 1e6:.2f} MB over the host link in {_si(block[took])}, "
+                f"{block['device_energy_j'] * 1e3:.3f} mJ",
+            )
+    if report.get("system"):
+        sys_ = report["system"]
+        links = sys_["links"]
+        lines.insert(
+            3,
+            f"  devices             {sys_['devices']} (tensor parallel) over "
+            f"{sys_['interconnect']['name']}: {links['collectives']} collectives, "
+            f"{links['bytes_sent_per_device'] / 1e6:.2f} MB sent per device, links busy "
+            f"{_si(links['busy_s'])} ({_si(links['exposed_s'])} exposed)",
+        )
+    if report.get("moe"):
+        from pimsim.report.moe import moe_line
+
+        lines.append(moe_line(report["moe"], pim["tpot_s"], _si))
