@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pimsim.asic._columns import dtype_bytes_column
 from pimsim.baselines.devices import BaselineDevice, load_device
 from pimsim.baselines.model import op_costs
-from pimsim.core.dtypes import DTYPE_BYTES
 
 PS = 1e-12
 
@@ -113,13 +113,9 @@ def plan_prefill_offload(
     deps = table["deps"].to_numpy()
     kv_bytes = table["kv_bytes"].to_numpy()
     sent = transfer = 0
-    for i in writes.tolist():
-        producer = int(deps[i][0])  # (the operator that made this layer's K and V)
-        ps = link.transfer_ps(int(kv_bytes[i]))
-        time_ps[producer] += ps
-        energy[producer] += link.energy_j(int(kv_bytes[i]))
-        sent += int(kv_bytes[i])
-        transfer += ps
+    for i in writes.tolist():  # (from the operator that made this layer's K and V)
+        nbytes = int(kv_bytes[i])
+        sent, transfer = _send(time_ps, energy, int(deps[i][0]), nbytes, link, sent, transfer)
     return PrefillOffload(device, link, time_ps, energy, sent, transfer)
 
 
@@ -140,7 +136,7 @@ def plan_hybrid(
     device, time_ps, energy = _on_gpu(table, gpu, gpu_overrides, ~np.isin(kinds, ATTENTION_ON_PIM))
     link = link or HostLink()
     deps, rows = table["deps"].to_numpy(), op_rows(table)
-    width = table["dtype"].map(DTYPE_BYTES).to_numpy()
+    width = dtype_bytes_column(table)
     heads, kv_heads, d_head = (table[c].to_numpy() for c in ("heads", "kv_heads", "d_head"))
     moved = total_ps = 0
     for i in np.flatnonzero(kinds == "attn_score").tolist():
@@ -164,6 +160,8 @@ def _on_gpu(table: pd.DataFrame, gpu, overrides, on: np.ndarray):
 
 
 def _send(time_ps, energy, op: int, nbytes: int, link: HostLink, moved: int, total: int):
+    """Operator `op` (on the GPU) also moves `nbytes` over the link: its time and energy grow;
+    returns the running totals of bytes and transfer time."""
     ps = link.transfer_ps(nbytes)
     time_ps[op] += ps
     energy[op] += link.energy_j(nbytes)

@@ -40,9 +40,9 @@ def energy_breakdown(
     interconnect=None,
     devices: int = 1,
 ) -> dict:
-    """Energy by component (J), by operator kind (J), and of the per-token window. Operators a
-    compute device ran (`device_energy_j` > 0 or on the device unit: the prompt on a GPU) cost
-    their device energy (`prefill_device`), not the ASIC's. A tensor-parallel run (the shard of
+    """Energy by component (J), by operator kind (J), and of the per-token window. Operators
+    on the compute-device unit (a GPU: `--prefill gpu`, `--hybrid`) cost `device_energy_j`
+    (`compute_device`), not the ASIC's. A tensor-parallel run (the shard of
     one of `devices` identical devices) counts every device, and its collectives'
     `interconnect` energy."""
     from pimsim.asic import VECTOR_KINDS, table_ops
@@ -53,7 +53,7 @@ def energy_breakdown(
         hw, _energy_inputs(hw, table, sim, here, sim.pim.counters, sim.end_ps * PS)
     )
     if device_energy_j is not None:
-        components["prefill_device"] = float(device_energy_j.sum())
+        components["compute_device"] = float(device_energy_j.sum())
     # by operator kind: the PIM commands each kind issued and the vector work of each kind;
     # background and static power are listed on their own
     kinds = table["kind"].to_numpy()
@@ -69,7 +69,7 @@ def energy_breakdown(
     by_kind["reduction"] = float(sim.reduce_ops.sum()) * hw.asic.vector_op_pJ * PS
     by_kind["background_and_static"] = components["dram_background"] + components["asic_static"]
     if device_energy_j is not None:
-        by_kind["prefill_device"] = components["prefill_device"]
+        by_kind["compute_device"] = components["compute_device"]
     out = {"components": components, "by_kind": by_kind, "per_command_j": per_cmd}
     if times is not None:
         window = times.window
@@ -81,7 +81,7 @@ def energy_breakdown(
             hw, _energy_inputs(hw, table, sim, window.mask & here, counters, (end - begin) * PS)
         )
         if device_energy_j is not None:
-            decode["prefill_device"] = float(device_energy_j[window.mask].sum())
+            decode["compute_device"] = float(device_energy_j[window.mask].sum())
         out["window_components"] = decode
     if devices > 1:
         _whole_system(out, table, interconnect, devices, None if times is None else times.window)

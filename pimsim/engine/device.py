@@ -49,13 +49,7 @@ class FixedTimeUnit:
 
 
 class LinkUnit(FixedTimeUnit):
-    """Embedding-row fetches over the ASIC <-> PIM link."""
-
-    def link_op_at(self, i: int, begin: int) -> int:
-        return self.op_at(i, begin)
-
-    def link_op(self, i: int):
-        return self.op(i)
+    """Embedding-row fetches over the ASIC <-> PIM link (`Operators.link_ps`)."""
 
 
 class DeviceUnit(FixedTimeUnit):

@@ -1,6 +1,6 @@
 """Operator-level simulation with SimPy: who waits for whom, and what overlaps.
 
-Time is integer picoseconds. Three hardware units (`pimsim.engine.units`, each a class whose
+Time is integer picoseconds. Hardware units (`pimsim.engine.units`, each a class whose
 `process()` is a SimPy process) serve the operator table:
 
 - `PimUnit`: every VMM-like operator (weight VMMs, q.K^T, softmax x V, KV-cache writes). It
@@ -12,8 +12,9 @@ Time is integer picoseconds. Three hardware units (`pimsim.engine.units`, each a
   holds). A weight VMM's partial sums are accumulated tile by tile while the PIM computes the
   next tiles (`asic.reduction_tile_rows`, see `pimsim.engine.work`);
 - `LinkUnit`: embedding-row fetches;
-- `DeviceUnit` (`pimsim.engine.device`): a compute device that runs some operators itself
-  (the prompt on a GPU: `--prefill gpu`), each for a time given up front.
+- `DeviceUnit` and `NetUnit` (`pimsim.engine.device`): a compute device that runs some
+  operators itself (`--prefill gpu`, `--hybrid`) and the interconnect of a tensor-parallel
+  system (its all-reduces), each operator for a time given up front.
 
 Modes: `overlap` (each unit serves its operators in program order, each operator waiting only
 for its inputs) and `serial` (PIM-GPT's simulator: an instruction issues only when ASIC and PIM

@@ -438,5 +438,5 @@ class SerialIssuer:
             elif kind == UNIT_NET:
                 yield from self.net.op(i)
             else:
-                yield from self.link.link_op(i)
+                yield from self.link.op(i)
             r.finish(i)

@@ -25,6 +25,12 @@ def expert_of(weight: str) -> int:
     return int(found.group(1)) if found else -1
 
 
+def group_of(expert, groups: int):
+    """The channel group holding expert `expert` (an int or an int array): e mod G, the one
+    placement rule the mapping and the report share."""
+    return expert % groups
+
+
 def check_expert_groups(spec, channels: int, groups: object) -> int:
     """`groups` as an int, or `PimsimInputError` (key --expert-groups) naming the range."""
     if isinstance(groups, bool) or not isinstance(groups, int):

@@ -21,6 +21,7 @@ from pimsim.mapping.experts import (
     check_expert_groups,
     expert_of,
     group_geometry,
+    group_of,
     on_group,
 )
 from pimsim.mapping.model_map import (
@@ -45,10 +46,6 @@ class ModelMapping:
     sequences: int = 1  # sequences decoding together, each with its own KV cache
     kv_groups: int = 1  # channel groups holding the KV caches of a batch side by side
     expert_groups: int = 1  # channel groups a mixture's experts are dealt over (`experts`)
-
-    def expert_group(self, expert: int) -> int:
-        """The channel group holding expert `expert` (0 when experts are spread)."""
-        return expert % self.expert_groups
 
     @property
     def kv_slots(self) -> int:
@@ -123,9 +120,8 @@ def map_model(
     e_groups = check_expert_groups(spec, geo.channels, expert_groups)
     e_geo = group_geometry(geo, e_groups)
     shapes: dict[tuple, list[tuple[int, int, MatrixCandidate]]] = {}
-    matrices = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"] * (
-        1 if place_weights else 0
-    )
+    stored = [m for m in weight_matrices(spec) if not m.tied_to or m.name == "lm_head"]
+    matrices = stored if place_weights else []  # (a hybrid run keeps its weights elsewhere)
     groups, kv_geo, slots = kv_grouping(geo, sequences)
     _check_capacity_first(hw, spec, max_context, matrices, geo, sequences)
 
@@ -140,7 +136,9 @@ def map_model(
     kv_rows = _kv_rows(geo, spec, max_context, sequences)
     # rows each matrix adds: a grouped expert's weight counts once per layer, for the block
     # of experts its group stacks (those of group 0 stand for it)
-    counted = [m for m in matrices if len(shape(m)) == 2 or expert_of(m.name) % e_groups == 0]
+    counted = [
+        m for m in matrices if len(shape(m)) == 2 or group_of(expert_of(m.name), e_groups) == 0
+    ]
 
     def compact_weight_rows() -> int:
         return sum(min(o[1] for o in shapes[shape(m)]) for m in counted)
@@ -214,7 +212,7 @@ def _place(spec, matrices, geo: Geometry, e_groups: int, candidate):
         _, rows = matrix_programs(e_geo, m.out_features, m.in_features, cand, 0)
         first = block + (expert // e_groups) * rows
         programs, _ = matrix_programs(e_geo, m.out_features, m.in_features, cand, first)
-        group = expert % e_groups
+        group = group_of(expert, e_groups)
         placed[m.name] = MatrixLayout(
             m.name,
             m.in_features,

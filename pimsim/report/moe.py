@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pimsim.engine.metrics import PS
-from pimsim.mapping.experts import expert_of
+from pimsim.mapping.experts import expert_of, group_of
 from pimsim.workload.moe import routed_mask
 from pimsim.workload.windows import output_token_window
 
@@ -36,7 +36,7 @@ def moe_section(spec, table: pd.DataFrame, sim, groups: int) -> dict[str, Any]:
     per_expert = np.zeros((len(steps), spec.experts), dtype=np.int64)
     np.add.at(per_expert, (step_index, experts), rows)
     per_group = np.zeros((len(steps), groups), dtype=np.int64)
-    np.add.at(per_group, (step_index, experts % groups), rows)
+    np.add.at(per_group, (step_index, group_of(experts, groups)), rows)
     busiest = per_group.max(axis=1) if len(steps) else np.zeros(1)
     mean_group = per_group.mean(axis=1) if len(steps) else np.ones(1)
     span = _spans(step[routed], sim.op_start_ps[routed], sim.op_end_ps[routed])
