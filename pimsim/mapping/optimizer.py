@@ -295,11 +295,27 @@ def _too_big(
     hint = f"; about {channels} channels would hold it"
     if fits:
         hint += f", or a KV reservation of at most {fits} positions (--max-context {fits})"
+    devices = _devices_hint(spec, -(-channels // hw.dram.channels))
+    if devices:
+        hint += f", or a split over about {devices} such devices (--tensor-parallel {devices})"
     what = f"model {spec.name} with context {max_context}"
     if sequences > 1:
         what += f" for each of {sequences} sequences"
     error = capacity_error(hw, rows, what)
     return type(error)(error.detail + hint, file=error.file, key=error.key, expected=error.expected)
+
+
+
+def _devices_hint(spec, factor: int) -> int:
+    """The smallest tensor-parallel degree (a power of two, dividing the heads) that gives each
+    device at most 1/`factor` of today's share of the model (0 when there is none)."""
+    if factor <= 1:
+        return 0
+    tp = max(getattr(spec, "tensor_parallel", 1), 1)
+    degree = 1 << (factor * tp - 1).bit_length()
+    if degree > spec.heads or spec.heads % degree:
+        return 0
+    return degree
 
 
 def _kv_rows(geo: Geometry, spec, max_context: int, sequences: int = 1) -> int:

@@ -31,8 +31,12 @@ def test_bench_run_gpt2_xl_1024_tokens(benchmark, tmp_path):
     gpt2-xl generating 1024 tokens on gddr6_aim (target <= 20 s on the 2-core CI machine)."""
     import json
 
+    import pytest
+
     from pimsim.cli import main
 
+    if benchmark.disabled:  # (the suite's parallel run: a 30 s measurement that measures nothing)
+        pytest.skip("a timing only: run it with --benchmark-only")
     out = tmp_path / "report.json"
     argv = ["run", "--hw", "gddr6_aim", "--model", "gpt2-xl", "--gen-len", "1024"]
     main([*argv[:-1], "2"])  # load the compiled kernels outside timing

@@ -157,3 +157,19 @@ def test_a_shorter_kv_reservation_uses_fewer_rows(hw):
     assert {k: m.rows_used for k, m in short.matrices.items()} == {
         k: m.rows_used for k, m in full.matrices.items()
     }
+
+
+def test_the_capacity_error_names_a_tensor_parallel_split_that_fits():
+    """A model too big for one device: the error names a --tensor-parallel degree, and a shard
+    of that degree does fit the same device."""
+    from pimsim.run_shape import with_parallel
+
+    spec = resolve_model("llama-3-8b")
+    hw = load_hw("gddr6_aim")  # 8 channels: a quarter of what the weights alone need
+    with pytest.raises(PimsimInputError) as error:
+        map_model(hw, spec, 1024, fewest_partials)
+    text = str(error.value)
+    degree = int(text.split("--tensor-parallel ")[1].split(")")[0])
+    assert degree > 1 and spec.heads % degree == 0 and degree & (degree - 1) == 0
+    shard = map_model(hw, with_parallel(spec, degree), 1024, fewest_partials)
+    assert shard.rows_used <= hw.dram.organization.rows

@@ -58,7 +58,8 @@ def test_bench_results_append_at_10k_rows(benchmark, tmp_path):
     for _ in range(10_000):
         store.add([row(next(index))])
     benchmark.pedantic(lambda: store.add([row(next(index))]), rounds=50, iterations=1)
+    added = next(index)  # (50 rounds when timed; one when benchmarks are off, as under xdist)
     store.finish()
     table = store.frame()
-    assert len(table) == 10_050 and table["point"].is_monotonic_increasing
-    assert len(ResultsStore(tmp_path / "out", spec).done) == 10_050
+    assert len(table) == added and table["point"].is_monotonic_increasing
+    assert len(ResultsStore(tmp_path / "out", spec).done) == added > 10_000

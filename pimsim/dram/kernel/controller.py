@@ -21,17 +21,21 @@ from pimsim.core.commands import (
 from pimsim.dram.kernel.timing import (
     ACT,
     ACT16,
+    BANK0,
     ERR_NEEDS_CLOSED,
     ERR_NEEDS_ROW,
+    NONE,
     PRE,
     PREA,
     REFAB,
     REFPB,
+    STEP1,
     _any_open,
     _holds_row,
     _issue_inline,
     _target_range,
     earliest,
+    earliest_at,
     issue,
 )
 from pimsim.dram.tables import (
@@ -94,14 +98,18 @@ def refresh_if_due(tab, st, ct, t, log, logn):
     if t < due:
         return False
     if mode == 1:
-        if _any_open(tab, st, 0, tab[H_BANKS], 1):
-            issue(tab, st, ct, PREA, 0, -1, -1, max(earliest(tab, st, PREA, 0), due), log, logn)
-        issue(tab, st, ct, REFAB, 0, -1, -1, max(earliest(tab, st, REFAB, 0), due), log, logn)
+        if _any_open(tab, st, BANK0, tab[H_BANKS], STEP1):
+            t_pre = max(earliest_at(tab, st, PREA, BANK0), due)
+            issue(tab, st, ct, PREA, BANK0, NONE, NONE, t_pre, log, logn)
+        t_ref = max(earliest_at(tab, st, REFAB, BANK0), due)
+        issue(tab, st, ct, REFAB, BANK0, NONE, NONE, t_ref, log, logn)
     else:
         b = st[sc + SC_REFCOUNT] % tab[H_BANKS]
         if st[tab[H_S_ROW] + b] >= 0:
-            issue(tab, st, ct, PRE, b, -1, -1, max(earliest(tab, st, PRE, b), due), log, logn)
-        issue(tab, st, ct, REFPB, b, -1, -1, max(earliest(tab, st, REFPB, b), due), log, logn)
+            t_pre = max(earliest_at(tab, st, PRE, b), due)
+            issue(tab, st, ct, PRE, b, NONE, NONE, t_pre, log, logn)
+        t_ref = max(earliest_at(tab, st, REFPB, b), due)
+        issue(tab, st, ct, REFPB, b, NONE, NONE, t_ref, log, logn)
     st[sc + SC_NEXT_DUE] = due + tab[H_REFINT]
     st[sc + SC_REFCOUNT] += 1
     return True
@@ -153,7 +161,7 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
         if hit:
             return
         c = pre if _any_open(tab, st, afirst, astop, astep) else act
-        t = max(earliest(tab, st, c, bank), start)
+        t = max(earliest_at(tab, st, c, bank), start)
         if _due(tab, st, t) and refresh_if_due(tab, st, ct, t, log, logn):
             spins += 1
             if spins > MAX_REFRESH_SPINS:  # refresh closes the row faster than it can be used
@@ -161,7 +169,7 @@ def open_row(tab, st, ct, cmd, bank, row, start, log, logn):
                 return
             continue
         spins = 0
-        issue(tab, st, ct, c, bank, row if c == act else -1, -1, t, log, logn)
+        issue(tab, st, ct, c, bank, row if c == act else NONE, NONE, t, log, logn)
         if c == pre:
             conflicted = True
         else:
@@ -227,9 +235,9 @@ def serve_column(tab, st, ct, cmd, bank, row, col, close_after, start, log, logn
         pre = PREA if is_all else PRE
         afirst, astop, astep = _target_range(tab, act, bank)
         while _any_open(tab, st, afirst, astop, astep):
-            tp = max(earliest(tab, st, pre, bank), start)
+            tp = max(earliest_at(tab, st, pre, bank), start)
             if not (_due(tab, st, tp) and refresh_if_due(tab, st, ct, tp, log, logn)):
-                issue(tab, st, ct, pre, bank, -1, -1, tp, log, logn)
+                issue(tab, st, ct, pre, bank, NONE, NONE, tp, log, logn)
     return t
 
 
@@ -269,7 +277,7 @@ def burst(tab, st, ct, cmd, bank, row, count, start, log, logn):
         if period > 0:
             n = min(n, (deadline - 1 - t1) // period + 1)
     t_last = t1 + (n - 1) * period
-    issue(tab, st, ct, cmd, bank, row, -1, t_last, log, logn)
+    issue(tab, st, ct, cmd, bank, row, NONE, t_last, log, logn)
     ct[cmd] += n - 1
     if is_column:
         ct[CT_HITS] += n
@@ -360,15 +368,18 @@ def pull_in_refreshes(tab, st, ct, start, log, logn):
     issued = 0
     while True:
         b = 0 if mode == 1 else st[sc + SC_REFCOUNT] % tab[H_BANKS]
-        closing = _any_open(tab, st, 0, tab[H_BANKS], 1) if mode == 1 else st[tab[H_S_ROW] + b] >= 0
-        t = earliest(tab, st, ref, b)
+        if mode == 1:
+            closing = _any_open(tab, st, BANK0, tab[H_BANKS], STEP1)
+        else:
+            closing = st[tab[H_S_ROW] + b] >= 0
+        t = earliest_at(tab, st, ref, b)
         if closing:
-            t = max(t, earliest(tab, st, pre, b) + _distance(tab, pre, ref))
+            t = max(t, earliest_at(tab, st, pre, b) + _distance(tab, pre, ref))
         if t + tab[tab[H_O_COMPL] + ref] > start or st[sc + SC_NEXT_DUE] - t > limit * interval:
             return issued
         if closing:
-            issue(tab, st, ct, pre, b, -1, -1, earliest(tab, st, pre, b), log, logn)
-        issue(tab, st, ct, ref, b, -1, -1, earliest(tab, st, ref, b), log, logn)
+            issue(tab, st, ct, pre, b, NONE, NONE, earliest_at(tab, st, pre, b), log, logn)
+        issue(tab, st, ct, ref, b, NONE, NONE, earliest_at(tab, st, ref, b), log, logn)
         st[sc + SC_NEXT_DUE] += interval
         st[sc + SC_REFCOUNT] += 1
         issued += 1

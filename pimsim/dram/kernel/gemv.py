@@ -12,7 +12,7 @@ from numba import njit
 
 from pimsim.dram.kernel.controller import burst, open_row, serve_column, serve_plain
 from pimsim.dram.kernel.reuse import rows_before_refresh, shift_state, snapshot
-from pimsim.dram.kernel.timing import MAC16, RDMAC, WRGB
+from pimsim.dram.kernel.timing import BANK0, MAC16, NONE, RDMAC, WRGB
 from pimsim.dram.tables import (
     H_ACT_FIRST,
     H_CLOSED,
@@ -43,11 +43,11 @@ def _fill_buffer(tab, st, ct, width, fast, start, log, logn):
     c = 0
     while c < width:
         if fast and c > 0:
-            done = burst(tab, st, ct, WRGB, 0, -1, width - c, start, log, logn)
+            done = burst(tab, st, ct, WRGB, BANK0, NONE, width - c, start, log, logn)
             if done:
                 c += done
                 continue
-        serve_plain(tab, st, ct, WRGB, 0, -1, c, start, log, logn)
+        serve_plain(tab, st, ct, WRGB, BANK0, NONE, c, start, log, logn)
         c += 1
 
 
@@ -77,11 +77,12 @@ def _read_results(tab, st, ct, fast, start, log, logn):
     r = 0
     while r < tab[H_RESULT_BURSTS]:
         if fast and r > 0:
-            done = burst(tab, st, ct, RDMAC, 0, -1, tab[H_RESULT_BURSTS] - r, start, log, logn)
+            left = tab[H_RESULT_BURSTS] - r
+            done = burst(tab, st, ct, RDMAC, BANK0, NONE, left, start, log, logn)
             if done:
                 r += done
                 continue
-        serve_plain(tab, st, ct, RDMAC, 0, -1, r, start, log, logn)
+        serve_plain(tab, st, ct, RDMAC, BANK0, NONE, r, start, log, logn)
         r += 1
 
 
@@ -222,7 +223,7 @@ def run_gemv(
             # activate the chunk's first row before filling the global buffer: the buffer
             # writes then overlap the activate-to-MAC delay (otherwise the first MAC16 opens
             # it, after the fill)
-            open_row(tab, st, ct, MAC16, 0, first_row, start, log, logn)
+            open_row(tab, st, ct, MAC16, BANK0, first_row, start, log, logn)
             if st[tab[H_S_SC] + SC_STALLED]:
                 return -1
         _fill_buffer(tab, st, ct, width * vectors, fast, start, log, logn)

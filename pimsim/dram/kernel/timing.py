@@ -9,6 +9,7 @@ of the other mode is preceded by a TMOD.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from pimsim.core.commands import (
@@ -59,9 +60,15 @@ from pimsim.dram.tables import (
     SCOPE_CHANNEL,
 )
 
-ACT, ACT16, PRE, PREA = int(Cmd.ACT), int(Cmd.ACT16), int(Cmd.PRE), int(Cmd.PREA)
-MAC16, WRGB, RDMAC = int(Cmd.MAC16), int(Cmd.WRGB), int(Cmd.RDMAC)
-REFAB, REFPB, TMOD = int(Cmd.REFab), int(Cmd.REFpb), int(Cmd.TMOD)
+# Constants handed to the non-inlined helpers are numpy int64, not Python ints: numba types a
+# Python int constant as a literal and compiles the callee once per value and combination (94
+# compiles in a cold run); an int64 global is one type, so each helper compiles once.
+ACT, ACT16, PRE, PREA = (np.int64(c) for c in (Cmd.ACT, Cmd.ACT16, Cmd.PRE, Cmd.PREA))
+MAC16, WRGB, RDMAC = (np.int64(c) for c in (Cmd.MAC16, Cmd.WRGB, Cmd.RDMAC))
+REFAB, REFPB, TMOD = (np.int64(c) for c in (Cmd.REFab, Cmd.REFpb, Cmd.TMOD))
+NONE = np.int64(-1)  # no row / no column
+BANK0 = np.int64(0)  # bank 0 (channel-level commands), the first bank of a range
+STEP1 = np.int64(1)  # a range of consecutive banks
 
 # error codes returned (negative) by the raw kernel
 ERR_NEEDS_CLOSED, ERR_NEEDS_ROW = 1, 2
@@ -103,6 +110,11 @@ def earliest(tab, st, cmd, bank):
             oldest = st[tab[H_S_WH] + w * tab[H_WINMAX] + st[tab[H_S_WP] + w]]
             t = max(t, oldest + tab[tab[H_O_WD] + w])
     return t
+
+
+# the same, called rather than inlined: for the cold paths (refresh, row opening), whose many
+# inlined copies of it were a large part of the first compilation
+earliest_at = njit(_nrt=False)(earliest.py_func)
 
 
 @njit(inline="always")
@@ -174,7 +186,8 @@ def _issue(tab, st, ct, cmd, bank, row, col, t, log, logn):
         mode = tab[tab[H_O_MODE] + cmd]
         sc = tab[H_S_SC]
         if mode != 0 and mode != st[sc + SC_MODE]:
-            _record(tab, st, ct, TMOD, 0, -1, -1, max(t, earliest(tab, st, TMOD, 0)), log, logn)
+            t_mod = max(t, earliest(tab, st, TMOD, BANK0))
+            _record(tab, st, ct, TMOD, BANK0, NONE, NONE, t_mod, log, logn)
             st[sc + SC_MODE] = mode
             t = max(t, earliest(tab, st, cmd, bank))
     _record(tab, st, ct, cmd, bank, row, col, t, log, logn)
