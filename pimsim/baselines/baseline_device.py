@@ -42,6 +42,7 @@ class BaselineDevice:
     source_file: str = ""  # the preset or baseline file it was read from
     runtimes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # (name, raw entry)
     default_runtime: str = ""
+    memory_GB: float | None = None  # device memory (1e9 B); None: not checked (a host's RAM)
 
     @property
     def peak_flops(self) -> float:

@@ -27,7 +27,7 @@ _COMMON_NUMBERS = (
     "achievable_bandwidth_fraction",
 )
 _FRACTIONS = ("achievable_compute_fraction", "achievable_bandwidth_fraction")
-_OPTIONAL = ("storage_bytes_per_element", "step_overhead_us")
+_OPTIONAL = ("storage_bytes_per_element", "step_overhead_us", "memory_GB")
 _INFO = ("description", "aliases", "peak_derivation", "runtimes", "default_runtime")
 # what a runtime may set (on top of the device's values), and its provenance text
 RUNTIME_KEYS = (
@@ -42,7 +42,7 @@ RUNTIME_INFO = ("source", "description")
 
 # the largest value a key may take, by its unit suffix: far beyond any machine (an H200 is
 # 989 TFLOPS, 4.8 TB/s, 700 W), so a larger one is a typo refused before any work
-_CEILINGS = {"TFLOPS": 1e6, "GBps": 1e7, "W": 1e6, "us": 1e7, "element": 64.0}
+_CEILINGS = {"TFLOPS": 1e6, "GBps": 1e7, "W": 1e6, "us": 1e7, "element": 64.0, "GB": 1e6}
 
 
 def number_keys(kind: str) -> tuple[str, ...]:

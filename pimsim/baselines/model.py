@@ -78,6 +78,14 @@ class BaselineResult:
     breakdown_s: dict[str, float] = field(default_factory=dict)  # per token, by op kind
     breakdown_j: dict[str, float] = field(default_factory=dict)  # per token, by op kind
     batch: int = 1  # sequences decoding together: a step yields one token of each
+    resident_bytes: float = 0.0  # weights + the KV cache at the last step, as the device stores
+
+    @property
+    def fits_in_memory(self) -> bool | None:
+        """Whether the weights and the KV cache fit the device's memory (None: not known)."""
+        if self.device.memory_GB is None:
+            return None
+        return self.resident_bytes <= self.device.memory_GB * 1e9
 
     @property
     def tokens_per_s(self) -> float:
@@ -111,7 +119,17 @@ class BaselineResult:
             "total_j": float(self.total_j),
             "latency_breakdown_s": {k: float(v) for k, v in self.breakdown_s.items()},
             "energy_breakdown_j": {k: float(v) for k, v in self.breakdown_j.items()},
+            **self._memory_json(),
             "assumptions": self.device.assumptions(),
+        }
+
+    def _memory_json(self) -> dict[str, Any]:
+        if self.device.memory_GB is None:
+            return {}
+        return {
+            "memory_GB": float(self.device.memory_GB),
+            "resident_GB": float(self.resident_bytes / 1e9),
+            "fits_in_memory": bool(self.fits_in_memory),
         }
 
 
@@ -219,7 +237,29 @@ def evaluate(
         breakdown_s=_by_kind(codes, kinds, mask, costs.time_s, per),
         breakdown_j=_by_kind(codes, kinds, mask, costs.energy_j, per_token),
         batch=batch,
+        resident_bytes=resident_bytes(device, table),
     )
+
+
+def resident_bytes(device: BaselineDevice, table: pd.DataFrame) -> float:
+    """What the device must hold to run the table: every parameter of the model (all experts of
+    a mixture, the whole embedding table) at the device's element width, plus the KV cache its
+    attention reads at the last step (every sequence). 0 for a table without a model header."""
+    from pimsim.workload import count_parameters
+    from pimsim.workload.lowering import trace_spec
+
+    if not table.attrs.get("model"):
+        return 0.0
+    spec = trace_spec(table)
+    element = device.storage_bytes_per_element or spec.bytes_per_element
+    weights = count_parameters(spec.whole()) * element
+    attention = table["kind"].isin(("attn_score", "attn_value")).to_numpy()
+    if not attention.any():
+        return float(weights)
+    tokens = table["token"].to_numpy()
+    last = attention & (tokens == tokens[attention].max())
+    kv = table["kv_bytes"].to_numpy(dtype=np.float64) * _byte_scale(device, table)
+    return float(weights) + float(kv[last].sum())
 
 
 def baselines_report(

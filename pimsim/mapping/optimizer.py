@@ -305,7 +305,6 @@ def _too_big(
     return type(error)(error.detail + hint, file=error.file, key=error.key, expected=error.expected)
 
 
-
 def _devices_hint(spec, factor: int) -> int:
     """The smallest tensor-parallel degree (a power of two, dividing the heads) that gives each
     device at most 1/`factor` of today's share of the model (0 when there is none)."""

@@ -96,6 +96,12 @@ def _baseline_lines(report: dict, hw: HardwareConfig) -> list[str]:
             f"{base['energy_j_per_token'] * 1e3:>12.3f} mJ"
             f"{report['speedup'][key]:>9.1f}x{report['energy_efficiency'][key]:>12.1f}x"
         )
+        if base.get("fits_in_memory") is False:
+            out.append(
+                f"  {'':<26}(does not fit: the weights and KV cache take "
+                f"{base['resident_GB']:.1f} GB, the {base['name']} holds {base['memory_GB']:g} GB;"
+                " its figures are for a device with enough memory)"
+            )
     out.append(
         "  (speedup and energy efficiency: baseline / PIM per output token over the same "
         "decode steps; baselines model kernel overheads and achievable bandwidth, see --json)"

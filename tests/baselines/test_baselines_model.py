@@ -195,3 +195,36 @@ def test_to_json_carries_the_contract_keys_and_serialises(gpt2_xl_table):
 def test_table_without_cost_columns_is_an_input_error(gpt2_xl_table):
     with pytest.raises(PimsimInputError, match="lacks columns bytes"):
         evaluate(load_device("gpu"), gpt2_xl_table.drop(columns=["bytes"]))
+
+
+def test_resident_memory_is_every_parameter_plus_the_last_steps_kv_cache():
+    """GPT2-XL on a T4: 1,557,611,200 parameters (count_parameters, PIM-GPT's 1.5 B) at 2 bytes
+    plus K and V of every layer at the last step's context, and it fits 16 GB; Llama-2-13B
+    (13.0 B parameters, 26 GB in bf16) does not, and the report says so."""
+    from pimsim.baselines.model import resident_bytes
+    from pimsim.workload import count_parameters
+
+    spec = resolve_model("gpt2-xl")
+    table = lower(spec, prompt_len=1, gen_len=8)
+    t4 = load_device("gpu", "T4")
+    kv = 2 * spec.layers * 8 * spec.kv_heads * spec.d_head * 2  # K and V, 8 positions, bf16
+    assert resident_bytes(t4, table) == count_parameters(spec) * 2 + kv
+    result = evaluate(t4, table)
+    assert result.fits_in_memory is True
+    assert result.to_json()["memory_GB"] == 16.0
+    cpu = evaluate(load_device("cpu", "Xeon-Gold-6154"), table)  # (a host's RAM: not checked)
+    assert cpu.fits_in_memory is None and "memory_GB" not in cpu.to_json()
+    big = lower(resolve_model("llama-2-13b"), prompt_len=1, gen_len=2)
+    entry = evaluate(t4, big).to_json()
+    assert entry["fits_in_memory"] is False and 25.9 < entry["resident_GB"] < 26.2
+
+
+def test_the_text_report_says_when_the_gpu_cannot_hold_the_model(capsys):
+    from pimsim.cli import main
+
+    argv = ["run", "--hw", "gddr6_aim", "--model", "llama-2-13b", "--gen-len", "2"]
+    main([*argv, "--max-context", "16", "--set", "dram.channels=128"])
+    text = capsys.readouterr().out
+    gpu_line = next(i for i, line in enumerate(text.splitlines()) if "GPU (T4" in line)
+    warning = text.splitlines()[gpu_line + 1]
+    assert "does not fit" in warning and "the T4 holds 16 GB" in warning

@@ -91,8 +91,7 @@ def _target_range(tab, cmd, bank):
     return 0, 0, 1
 
 
-@njit(inline="always")
-def earliest(tab, st, cmd, bank):
+def _earliest(tab, st, cmd, bank):
     """Earliest cycle at which `cmd` may issue at `bank` under every timing rule."""
     n_cmd = tab[H_NCMD]
     sc = tab[H_S_SC]
@@ -112,9 +111,10 @@ def earliest(tab, st, cmd, bank):
     return t
 
 
+earliest = njit(inline="always")(_earliest)
 # the same, called rather than inlined: for the cold paths (refresh, row opening), whose many
 # inlined copies of it were a large part of the first compilation
-earliest_at = njit(_nrt=False)(earliest.py_func)
+earliest_at = njit(_nrt=False)(_earliest)
 
 
 @njit(inline="always")
