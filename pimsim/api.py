@@ -136,7 +136,7 @@ def simulate(
     routing: str | None = None,
     expert_groups: int = 1,
     prefill_on: str | None = None,
-    tensor_parallel: int = 1,
+    tensor_parallel: int | str = 1,
     interconnect: str = "cxl",
     hybrid: bool = False,
 ) -> Result:
@@ -149,9 +149,10 @@ def simulate(
     experts: `routing="skew:1.2"` for how rows choose them, `expert_groups=G` to deal them
     over G channel groups; `prefill_on="gpu"` for the prompt on the `gpu` baseline, its KV
     cache sent to PIM over the host link; `tensor_parallel=N` for the model split over N
-    devices like `hw`, `interconnect="cxl"|"pcie4"|"nvlink4"` between them, its numbers
-    changed by `baseline_overrides={"interconnect": {...}}`; `hybrid=True` for everything
-    but attention on the `gpu` baseline, attention on PIM)."""
+    devices like `hw` ("auto": the fewest that each hold their share),
+    `interconnect="cxl"|"pcie4"|"nvlink4"` between them, its numbers changed by
+    `baseline_overrides={"interconnect": {...}}`; `hybrid=True` for everything but attention
+    on the `gpu` baseline, attention on PIM)."""
     if (model is None) == (trace is None):
         raise TypeError("simulate() needs a model or a trace, not both")
     return Result(

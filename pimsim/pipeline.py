@@ -22,9 +22,11 @@ from pimsim.core.errors import PimsimInputError
 from pimsim.dram.program_cost import ProgramCycles
 from pimsim.mapping import ModelMapping, map_model
 from pimsim.run_shape import (
+    AUTO,
     beside_pim,
     check_mac_dtype,
     check_no_routing,
+    choose_tensor_parallel,
     trace_table,
     whole_table,
     with_dtype,
@@ -41,6 +43,7 @@ class PreparedRun:
     mapping: ModelMapping
     prompt_len: int
     gen_len: int
+    parallel_choice: dict | None = None  # how `--tensor-parallel auto` chose (None: not asked)
 
 
 @dataclass
@@ -67,7 +70,7 @@ def prepare_run(
     dtype: str | None = None,
     routing: str | None = None,
     expert_groups: int = 1,
-    tensor_parallel: int = 1,
+    tensor_parallel: int | str = 1,
     hybrid: bool = False,
 ) -> PreparedRun:
     """Lower `model` (or read `trace`), check it against the hardware, and map it. The KV
@@ -75,28 +78,50 @@ def prepare_run(
     of `batch` sequences decoding together (a trace says its own batch). A mixture of
     experts chooses them by `routing` (`workload.moe`; a trace holds its choices) and places
     them over `expert_groups` channel groups (1: every expert on every channel). With
-    `tensor_parallel` N the run is one of N identical devices' shard (`ModelSpec`)."""
-    from pimsim.asic import VECTOR_KINDS, check_sram_capacity
-    from pimsim.engine.simulate import check_kinds
+    `tensor_parallel` N the run is one of N identical devices' shard (`ModelSpec`); with "auto"
+    the fewest devices whose shard fits one (`run_shape.choose_tensor_parallel`)."""
     from pimsim.workload import lower, resolve_model, trace_spec
-    from pimsim.workload.lowering import table_batch
+    from pimsim.workload.lowering import check_batch, table_batch
     from pimsim.workload.moe import parse_routing
 
-    if not hw.pim.enabled:
-        raise PimsimInputError(
-            "a run needs in-bank MAC units but pim.enabled is false",
-            file=hw.source,
-            key="pim.enabled",
-            expected="true",
+    _require_pim(hw)
+    choice = mapping = None
+
+    def place(shard, sequences: int):
+        # (a sliding-window model keeps only the window: a ring of that many positions)
+        reserved = shard.kv_positions(_kv_reservation(shard, prompt_len + gen_len - 1, max_context))
+        return map_model(
+            hw,
+            shard,
+            reserved,
+            ProgramCycles(hw),
+            sequences=sequences,
+            expert_groups=expert_groups,
+            place_weights=not hybrid,  # (a hybrid run's weights live on the GPU)
         )
+
     if trace:
+        if tensor_parallel == AUTO:
+            raise PimsimInputError(
+                "a trace is one device's operators",
+                file=trace,
+                key="--tensor-parallel",
+                expected="a model name (or a trace lowered for the split)",
+            )
         table = trace_table(trace, batch, dtype, routing)
         spec = trace_spec(table)
         prompt_len = int(table.attrs.get("prompt_len", prompt_len))
         gen_len = int(table.attrs.get("gen_len", gen_len))
         source = trace
     else:
-        spec = with_parallel(with_dtype(resolve_model(model), dtype), tensor_parallel)
+        spec = with_dtype(resolve_model(model), dtype)
+        if tensor_parallel == AUTO:
+            sequences = check_batch(batch)
+            spec, mapping, choice = choose_tensor_parallel(
+                hw, spec, lambda shard: place(shard, sequences)
+            )
+        else:
+            spec = with_parallel(spec, tensor_parallel)
         if not spec.experts:
             check_no_routing(routing, model, f"model {spec.name} has no experts")
         table = lower(
@@ -108,6 +133,28 @@ def prepare_run(
             routing=None if routing is None else parse_routing(routing),
         )
         source = model
+    _check_run(hw, spec, table, prompt_len, gen_len, source)
+    if mapping is None:
+        mapping = place(spec, table_batch(table))
+    return PreparedRun(spec, table, mapping, prompt_len, gen_len, choice)
+
+
+def _require_pim(hw: HardwareConfig) -> None:
+    if not hw.pim.enabled:
+        raise PimsimInputError(
+            "a run needs in-bank MAC units but pim.enabled is false",
+            file=hw.source,
+            key="pim.enabled",
+            expected="true",
+        )
+
+
+def _check_run(hw: HardwareConfig, spec, table, prompt_len: int, gen_len: int, source) -> None:
+    """The lowered run against the hardware and the model: operator kinds the ASIC runs, the
+    MAC units' element type, the model's context, the SRAM."""
+    from pimsim.asic import VECTOR_KINDS, check_sram_capacity
+    from pimsim.engine.simulate import check_kinds
+
     check_kinds(table, set(VECTOR_KINDS), source)
     check_mac_dtype(hw, spec)
     # the last generated token is not fed back: positions 0 .. prompt + gen - 2 are processed
@@ -120,18 +167,6 @@ def prepare_run(
             expected=f"prompt_len + gen_len <= {spec.max_context_tokens + 1}",
         )
     check_sram_capacity(table, hw.asic, file=hw.source)
-    # (a sliding-window model keeps only the window: a ring of that many positions)
-    reserved = spec.kv_positions(_kv_reservation(spec, context, max_context))
-    mapping = map_model(
-        hw,
-        spec,
-        reserved,
-        ProgramCycles(hw),
-        sequences=table_batch(table),
-        expert_groups=expert_groups,
-        place_weights=not hybrid,  # (a hybrid run's weights live on the GPU)
-    )
-    return PreparedRun(spec, table, mapping, prompt_len, gen_len)
 
 
 def _kv_reservation(spec, positions: int, max_context: int | None) -> int:
@@ -269,6 +304,8 @@ def run(
         offload=offload,
         interconnect=link,
     )
+    if prepared.parallel_choice is not None:
+        report["parallel_choice"] = prepared.parallel_choice
     return Run(hw, prepared, sim, report, offload)
 
 

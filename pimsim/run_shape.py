@@ -4,6 +4,8 @@ baselines of a shard (helpers of `pimsim.pipeline`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pimsim.config.schema import HardwareConfig
 from pimsim.core.errors import PimsimInputError
 
@@ -153,3 +155,54 @@ def beside_pim(prepared, prefill_on, hybrid: bool, gpu, baseline_overrides, inte
         )
     offload = prefill_offload(prefill_on, prepared, gpu, baseline_overrides)
     return link, offload or hybrid_offload(hybrid, prepared, gpu, baseline_overrides)
+
+
+AUTO = "auto"
+CAPACITY_KEY = "dram.organization.rows"  # (the key of the mapping's capacity error)
+
+
+def choose_tensor_parallel(hw: HardwareConfig, spec, place) -> tuple[Any, Any, dict]:
+    """`--tensor-parallel auto`: the fewest devices like `hw` whose shard of `spec` fits one of
+    them. Tries 1, 2, 4, ... devices (powers of two that divide the heads); `place(shard)` maps
+    a shard (raising the capacity error when it does not fit). Returns (shard, its mapping,
+    the choice for the report: the policy and every degree tried, with why it was refused)."""
+    tried: list[dict] = []
+    degree, last_error = 1, None
+    while degree <= spec.heads:
+        if spec.heads % degree == 0:
+            try:
+                shard = with_parallel(spec, degree)
+                mapping = place(shard)
+            except PimsimInputError as exc:
+                if exc.key not in (CAPACITY_KEY, "--tensor-parallel"):
+                    raise
+                tried.append({"devices": degree, "fits": False, "why": exc.detail})
+                last_error = exc
+            else:
+                tried.append({"devices": degree, "fits": True})
+                policy = "the fewest devices (1, 2, 4, ...) whose shard fits one device"
+                return shard, mapping, {"tensor_parallel": AUTO, "policy": policy, "tried": tried}
+        degree *= 2
+    raise PimsimInputError(
+        f"no split of {spec.name} over up to {spec.heads} devices fits one device "
+        f"(the largest tried: {last_error.detail if last_error else 'none'})",
+        file=hw.source,
+        key="--tensor-parallel",
+        expected="a larger device (more channels or rows), a shorter --max-context or a "
+        "smaller model",
+    )
+
+
+def parse_tensor_parallel(value: str) -> int | str:
+    """The --tensor-parallel option: a device count >= 1, or `auto`."""
+    if value == AUTO:
+        return AUTO
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise PimsimInputError(
+            f"got {value!r}", key="--tensor-parallel", expected="an integer >= 1 or auto"
+        )
+    return count

@@ -105,12 +105,12 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tensor-parallel",
-        type=int,
-        default=1,
+        default="1",
         metavar="N",
         help="split the model over N devices like HW (heads, FFN columns, vocabulary), their "
         "partial sums all-reduced over --interconnect; the report's system block says what "
-        "each device and the links did",
+        "each device and the links did; auto: the fewest devices (1, 2, 4, ...) whose share "
+        "fits one device (the report's parallel_choice says what was tried)",
     )
     p.add_argument(
         "--interconnect",
@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
     from pimsim.baselines.options import split_set_options
     from pimsim.config import load_hw
     from pimsim.report.text import format_report
+    from pimsim.run_shape import parse_tensor_parallel
 
     hw_sets, baseline_sets = split_set_options(args.overrides)
     hw = load_hw(args.hw, hw_sets)
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         routing=args.routing,
         expert_groups=args.expert_groups,
-        tensor_parallel=args.tensor_parallel,
+        tensor_parallel=parse_tensor_parallel(args.tensor_parallel),
         interconnect=args.interconnect,
         hybrid=args.hybrid,
     )

@@ -134,6 +134,19 @@ def _add_system_lines(report: dict, pim: dict, lines: list[str]) -> None:
             f"{links['bytes_sent_per_device'] / 1e6:.2f} MB sent per device, links busy "
             f"{_si(links['busy_s'])} ({_si(links['exposed_s'])} exposed)",
         )
+    choice = report.get("parallel_choice")
+    if choice:
+        refused = [str(t["devices"]) for t in choice["tried"] if not t["fits"]]
+        chosen = next(t["devices"] for t in choice["tried"] if t["fits"])
+        lines.insert(
+            3,
+            f"  tensor parallel     auto: {chosen} device{'s' if chosen > 1 else ''}, "
+            + (
+                f"the fewest that fit ({', '.join(refused)}: the share does not fit one device)"
+                if refused
+                else "the model fits one device"
+            ),
+        )
     if report.get("moe"):
         from pimsim.report.moe import moe_line
 

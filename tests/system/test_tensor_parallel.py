@@ -164,3 +164,32 @@ def test_more_devices_than_kv_heads_replicate_them():
         dataclasses.replace(spec, tensor_parallel=6)  # (6 divides neither the heads nor 4)
     run = simulate("gddr6_aim", "tinyllama-1.1b", gen_len=2, tensor_parallel=8).report
     assert run["system"]["devices"] == 8
+
+
+def test_auto_takes_the_fewest_devices_that_hold_the_model_and_says_why():
+    """Llama-2-13B (26 GB) on 32-channel devices (16 GB each): one does not hold it, two do;
+    the run is the --tensor-parallel 2 run, and the report lists what was tried."""
+    hw = load_hw("gddr6_aim", ["dram.channels=32"])
+    options = {"model": "llama-2-13b", "gen_len": 2, "max_context": 16}
+    auto = simulate(hw, tensor_parallel="auto", **options).report
+    two = simulate(hw, tensor_parallel=2, **options).report
+    choice = auto.pop("parallel_choice")
+    assert [t["devices"] for t in choice["tried"]] == [1, 2]
+    assert [t["fits"] for t in choice["tried"]] == [False, True]
+    assert "does not fit the PIM capacity" in choice["tried"][0]["why"]
+    assert auto == two
+    one = simulate(load_hw("gddr6_aim"), model="gpt2-small", gen_len=2, tensor_parallel="auto")
+    assert one.report["parallel_choice"]["tried"] == [{"devices": 1, "fits": True}]
+    assert "system" not in one.report
+
+
+def test_auto_is_refused_for_a_trace_and_bad_counts_exit_2(tmp_path, capsys):
+    trace = tmp_path / "t.jsonl"
+    assert main(["lower", "--model", "gpt2-small", "--gen-len", "2", "-o", str(trace)]) in (0, None)
+    capsys.readouterr()
+    run = ["run", "--hw", "gddr6_aim", "--gen-len", "2", "--tensor-parallel"]
+    assert main([*run, "auto", "--trace", str(trace)]) == 2
+    assert "--tensor-parallel: a trace is one device's operators" in capsys.readouterr().err
+    for count in ("0", "two"):
+        assert main([*run, count, "--model", "gpt2-small"]) == 2
+        assert "an integer >= 1 or auto" in capsys.readouterr().err
