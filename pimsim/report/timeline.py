@@ -83,7 +83,7 @@ def perfetto_trace(
         slices = _operator_events(sim, table)
     names = _into_lanes(slices)
     events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": 0, "args": {"name": f"pimsim {hw.name}"}}
+        {"name": "process_name", "ph": "M", "pid": 0, "args": {"name": _process_name(hw, table)}}
     ]
     events += [
         {"name": "thread_name", "ph": "M", "pid": 0, "tid": tid, "args": {"name": name}}
@@ -92,6 +92,18 @@ def perfetto_trace(
     events += slices
     events += _counter_events(sim, table)
     return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+
+def _process_name(hw: HardwareConfig, table: pd.DataFrame | None) -> str:
+    """The trace's process: the device simulated, and for a tensor-parallel shard that every
+    device of the system runs the same operators at the same times (one stands for all)."""
+    model = (table.attrs.get("model") or {}) if table is not None else {}
+    devices = int(model.get("tensor_parallel", 1))
+    if devices > 1:
+        return (
+            f"pimsim {hw.name}: device 0 of {devices} (each runs these operators, at these times)"
+        )
+    return f"pimsim {hw.name}"
 
 
 def _into_lanes(slices: list[dict[str, Any]]) -> dict[int, str]:

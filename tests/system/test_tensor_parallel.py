@@ -193,3 +193,25 @@ def test_auto_is_refused_for_a_trace_and_bad_counts_exit_2(tmp_path, capsys):
     for count in ("0", "two"):
         assert main([*run, count, "--model", "gpt2-small"]) == 2
         assert "an integer >= 1 or auto" in capsys.readouterr().err
+
+
+def test_the_timeline_names_the_device_and_has_an_interconnect_track(tmp_path):
+    """A tensor-parallel run's Perfetto trace: its process says it is device 0 of N (one
+    device's simulation stands for all), and the all-reduces lie on their own track."""
+    import json
+
+    path = tmp_path / "timeline.json"
+    argv = ["run", "--hw", "gddr6_aim", "--model", "gpt2-small", "--gen-len", "2"]
+    assert main([*argv, "--tensor-parallel", "2", "--timeline", str(path)]) in (0, None)
+    events = json.loads(path.read_text())["traceEvents"]
+    process = next(e for e in events if e["name"] == "process_name")["args"]["name"]
+    assert "device 0 of 2" in process
+    tracks = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    net = [t for t, name in tracks.items() if name == "interconnect"]
+    allreduces = [e for e in events if e.get("ph") == "X" and e["tid"] in net]
+    assert len(allreduces) == 2 * 12 * 2  # (two per layer per step; 12 layers, 2 steps)
+    assert main([*argv, "--timeline", str(path)]) in (0, None)
+    events = json.loads(path.read_text())["traceEvents"]
+    assert next(e for e in events if e["name"] == "process_name")["args"]["name"] == (
+        "pimsim gddr6_aim"
+    )
