@@ -163,28 +163,26 @@ CAPACITY_KEY = "dram.organization.rows"  # (the key of the mapping's capacity er
 
 def choose_tensor_parallel(hw: HardwareConfig, spec, place) -> tuple[Any, Any, dict]:
     """`--tensor-parallel auto`: the fewest devices like `hw` whose shard of `spec` fits one of
-    them. Tries 1, 2, 4, ... devices (powers of two that divide the heads); `place(shard)` maps
-    a shard (raising the capacity error when it does not fit). Returns (shard, its mapping,
-    the choice for the report: the policy and every degree tried, with why it was refused)."""
+    them. Tries the even splits 1, 2, 4, ... (`ModelSpec.split_degrees`); `place(shard)` maps a
+    shard (raising the capacity error when it does not fit). Returns (shard, its mapping, the
+    choice for the report: the policy and every degree tried, with why it was refused)."""
     tried: list[dict] = []
-    degree, last_error = 1, None
-    while degree <= spec.heads:
-        if spec.heads % degree == 0:
-            try:
-                shard = with_parallel(spec, degree)
-                mapping = place(shard)
-            except PimsimInputError as exc:
-                if exc.key not in (CAPACITY_KEY, "--tensor-parallel"):
-                    raise
-                tried.append({"devices": degree, "fits": False, "why": exc.detail})
-                last_error = exc
-            else:
-                tried.append({"devices": degree, "fits": True})
-                policy = "the fewest devices (1, 2, 4, ...) whose shard fits one device"
-                return shard, mapping, {"tensor_parallel": AUTO, "policy": policy, "tried": tried}
-        degree *= 2
+    last_error = None
+    for degree in spec.split_degrees():
+        shard = with_parallel(spec, degree)
+        try:
+            mapping = place(shard)
+        except PimsimInputError as exc:
+            if exc.key != CAPACITY_KEY:
+                raise
+            tried.append({"devices": degree, "fits": False, "why": exc.detail})
+            last_error = exc
+        else:
+            tried.append({"devices": degree, "fits": True})
+            policy = "the fewest devices (1, 2, 4, ...) whose shard fits one device"
+            return shard, mapping, {"tensor_parallel": AUTO, "policy": policy, "tried": tried}
     raise PimsimInputError(
-        f"no split of {spec.name} over up to {spec.heads} devices fits one device "
+        f"no even split of {spec.name} over up to {spec.heads} devices fits one device "
         f"(the largest tried: {last_error.detail if last_error else 'none'})",
         file=hw.source,
         key="--tensor-parallel",

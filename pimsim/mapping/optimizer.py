@@ -306,15 +306,12 @@ def _too_big(
 
 
 def _devices_hint(spec, factor: int) -> int:
-    """The smallest tensor-parallel degree (a power of two, dividing the heads) that gives each
-    device at most 1/`factor` of today's share of the model (0 when there is none)."""
+    """The smallest even split of the model (`ModelSpec.split_degrees`) that gives each device
+    at most 1/`factor` of today's share of it (0 when there is none)."""
     if factor <= 1:
         return 0
-    tp = max(getattr(spec, "tensor_parallel", 1), 1)
-    degree = 1 << (factor * tp - 1).bit_length()
-    if degree > spec.heads or spec.heads % degree:
-        return 0
-    return degree
+    wanted = factor * spec.tensor_parallel
+    return next((d for d in spec.split_degrees() if d >= wanted), 0)
 
 
 def _kv_rows(geo: Geometry, spec, max_context: int, sequences: int = 1) -> int:

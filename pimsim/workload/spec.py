@@ -160,6 +160,20 @@ class ModelSpec:
         """The model all devices hold together (this spec without tensor parallelism)."""
         return dataclasses.replace(self, tensor_parallel=1)
 
+    def split_degrees(self) -> list[int]:
+        """The tensor-parallel degrees 1, 2, 4, ... (up to the heads) that split the whole
+        model evenly (`_check_tensor_parallel`): what `--tensor-parallel auto` tries."""
+        whole, degrees, degree = self.whole(), [], 1
+        while degree <= min(self.heads, MAX_DEVICES):
+            try:
+                dataclasses.replace(whole, tensor_parallel=degree)  # (checked as it is made)
+            except PimsimInputError:
+                pass
+            else:
+                degrees.append(degree)
+            degree *= 2
+        return degrees
+
     @property
     def gated_ffn(self) -> bool:
         return self.ffn == "swiglu"

@@ -215,3 +215,15 @@ def test_the_timeline_names_the_device_and_has_an_interconnect_track(tmp_path):
     assert next(e for e in events if e["name"] == "process_name")["args"]["name"] == (
         "pimsim gddr6_aim"
     )
+
+
+def test_split_degrees_are_the_powers_of_two_the_spec_accepts():
+    """gpt2-small has 12 heads: 8 devices do not divide them, so 1, 2, 4; each listed degree
+    makes a valid shard and the next power of two does not."""
+    spec = resolve_model("gpt2-small")
+    assert spec.split_degrees() == [1, 2, 4]
+    with pytest.raises(PimsimInputError):
+        dataclasses.replace(spec, tensor_parallel=8)
+    llama = resolve_model("llama-2-70b")  # 64 heads, 8 KV heads (replicated beyond 8)
+    assert llama.split_degrees() == [1, 2, 4, 8, 16, 32, 64]
+    assert dataclasses.replace(llama, tensor_parallel=32).split_degrees() == llama.split_degrees()
