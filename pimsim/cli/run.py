@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pimsim.cli.common import add_exactness_options, add_hw_options, dump_capacity
+from pimsim.system import INTERCONNECTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,9 +116,10 @@ def _add_run_shape_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--interconnect",
         default="cxl",
-        choices=("cxl", "pcie4", "nvlink4"),
+        choices=tuple(INTERCONNECTS),
         help="the links between devices (default cxl: CXL 2.0 on PCIe 5.0 x16, through a "
-        "switch); --set interconnect.KEY=VALUE changes bandwidth_GBps, latency_ns, "
+        "switch; cent_cxl3: CENT's CXL 3.0 fabric, 4 lanes per device); "
+        "--set interconnect.KEY=VALUE changes bandwidth_GBps, latency_ns, "
         "switch_latency_ns or energy_pJ_per_bit",
     )
     p.add_argument(

@@ -14,11 +14,22 @@ Presets (bandwidth per direction of one device's link):
 - `cxl`: CXL 2.0 on the PCIe 5.0 x16 PHY, 32 GT/s: 63.0 GB/s (CXL Consortium, CXL 2.0
   specification; PCI-SIG 5.0), through one switch;
 - `nvlink4`: NVLink 4 as on an H100 SXM, 900 GB/s in all, 450 GB/s per direction (NVIDIA H100
-  Tensor Core GPU datasheet).
+  Tensor Core GPU datasheet);
+- `cent_cxl3`: the CXL fabric of CENT (Gu et al., "PIM is All You Need: A CXL-Enabled GPU-Free
+  System for LLM Inference", ASPLOS 2025), as its artifact models it (github.com/Yufeng98/CENT
+  at 8c7978606f3b, `cent_simulation/cxl_latency.py`, `run_sim.py`, `cent_power_calculator.py`):
+  144 PCIe 6.0 lanes shared by 32 devices, 144 // 32 = 4 lanes each at 8 GB/s per lane and
+  direction: 32 GB/s; every transfer pays the artifact's one-hop round trip, four CXL ports of
+  25 ns and two PCIe PHY crossings of 30 ns (160 ns) plus a 20 ns switch; 4.4 pJ per bit. (The
+  artifact also halves the lane bandwidth for its multicast broadcasts; a ring all-reduce sends
+  point to point, so the preset keeps the full 8 GB/s per lane.) Pair it with 32 GDDR6-AiM
+  channels per device (the artifact's `--num_channels` default: `--set dram.channels=32` on
+  `gddr6_aim`).
 Energy per bit: 4.4 pJ over PCIe-class SerDes (CENT's power calculator, as REFERENCES.md lists
 it, derivation not re-checked) for `pcie4` and `cxl`; 1.3 pJ for NVLink (the AttAcc energy
-table, ASPLOS 2024). The latencies (1 us for PCIe 4.0, 0.6 us plus a 0.25 us switch for CXL,
-0.5 us for NVLink) are assumed orders of magnitude, not measurements: override them
+table, ASPLOS 2024). The latencies of `pcie4`, `cxl` and `nvlink4` (1 us for PCIe 4.0, 0.6 us
+plus a 0.25 us switch for CXL, 0.5 us for NVLink) are assumed orders of magnitude, not
+measurements: override them
 (`interconnect={"latency_ns": ...}` in the API) for a system you know.
 """
 
@@ -31,6 +42,12 @@ from typing import Any
 from pimsim.core.errors import PimsimInputError
 
 PS_PER_NS = 1000
+# CENT's fabric, from its artifact (module docstring): lanes, per-lane bandwidth, latencies
+CENT_LANES_PER_DEVICE = 144 // 32
+CENT_GBPS_PER_LANE = 8.0
+CENT_CXL_PORT_NS = 25.0
+CENT_PCIE_PHY_NS = 5.0 + 20.0 + 5.0
+CENT_SWITCH_NS = 20.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,13 @@ INTERCONNECTS = {
     "pcie4": Interconnect("pcie4", 31.5, 1000.0, 0.0, 4.4),
     "cxl": Interconnect("cxl", 63.0, 600.0, 250.0, 4.4),
     "nvlink4": Interconnect("nvlink4", 450.0, 500.0, 0.0, 1.3),
+    "cent_cxl3": Interconnect(
+        "cent_cxl3",
+        CENT_LANES_PER_DEVICE * CENT_GBPS_PER_LANE,
+        4 * CENT_CXL_PORT_NS + 2 * CENT_PCIE_PHY_NS,
+        CENT_SWITCH_NS,
+        4.4,
+    ),
 }
 _LIMITS = {
     "bandwidth_GBps": (1e-3, 1e5),

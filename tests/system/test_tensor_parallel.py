@@ -227,3 +227,14 @@ def test_split_degrees_are_the_powers_of_two_the_spec_accepts():
     llama = resolve_model("llama-2-70b")  # 64 heads, 8 KV heads (replicated beyond 8)
     assert llama.split_degrees() == [1, 2, 4, 8, 16, 32, 64]
     assert dataclasses.replace(llama, tensor_parallel=32).split_degrees() == llama.split_degrees()
+
+
+def test_cent_fabric_preset_follows_its_artifact():
+    """CENT's CXL fabric (github.com/Yufeng98/CENT at 8c7978606f3b, cxl_latency.py): 144 lanes
+    over 32 devices at 8 GB/s each, a transfer paying 4 x 25 ns ports + 2 x 30 ns PHY + 20 ns
+    switch = 180 ns; a 2-device all-reduce of 16 KiB is 2 such steps and 16 KiB over 32 GB/s."""
+    link = load_interconnect("cent_cxl3")
+    assert link.bandwidth_GBps == 32.0
+    assert link.latency_ns + link.switch_latency_ns == 180.0
+    assert link.collective_ps("allreduce", 16384, 2) == 2 * 180_000 + 16384 * 1000 // 32
+    assert link.collective_j("allreduce", 16384, 2) == pytest.approx(2 * 16384 * 8 * 4.4e-12)
