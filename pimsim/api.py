@@ -150,7 +150,7 @@ def simulate(
     over G channel groups; `prefill_on="gpu"` for the prompt on the `gpu` baseline, its KV
     cache sent to PIM over the host link; `tensor_parallel=N` for the model split over N
     devices like `hw` ("auto": the fewest that each hold their share),
-    `interconnect="cxl"|"pcie4"|"nvlink4"|"cent_cxl3"` between them, its numbers changed by
+    `interconnect=` a `pimsim.system.INTERCONNECTS` preset between them, its numbers changed by
     `baseline_overrides={"interconnect": {...}}`; `hybrid=True` for everything but attention
     on the `gpu` baseline, attention on PIM)."""
     if (model is None) == (trace is None):

@@ -19,7 +19,8 @@ Presets (bandwidth per direction of one device's link):
   System for LLM Inference", ASPLOS 2025), as its artifact models it (github.com/Yufeng98/CENT
   at 8c7978606f3b, `cent_simulation/cxl_latency.py`, `run_sim.py`, `cent_power_calculator.py`):
   144 PCIe 6.0 lanes shared by 32 devices, 144 // 32 = 4 lanes each at 8 GB/s per lane and
-  direction: 32 GB/s; every transfer pays the artifact's one-hop round trip, four CXL ports of
+  direction: 32 GB/s (the artifact divides by 2^30, so its transfers are 7 % faster); every
+  transfer pays the artifact's one-hop round trip, four CXL ports of
   25 ns and two PCIe PHY crossings of 30 ns (160 ns) plus a 20 ns switch; 4.4 pJ per bit. (The
   artifact also halves the lane bandwidth for its multicast broadcasts; a ring all-reduce sends
   point to point, so the preset keeps the full 8 GB/s per lane.) Pair it with 32 GDDR6-AiM
